@@ -1,0 +1,54 @@
+"""Read the live state of one object from the PostgreSQL catalog.
+
+One query per kind, each in a .sql file next to this module. The result is a
+small JSON document (the object's fingerprint) or None when the object does not
+exist; comparing it with the one recorded at apply time is how drift is found.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from pglast import ast, parse_sql
+from psycopg import sql
+
+HERE = Path(__file__).resolve().parent
+
+
+@cache
+def query(kind: str) -> str:
+    return (HERE / f"{kind}.sql").read_text()
+
+
+def grant_params(statement: str) -> dict[str, str]:
+    """privilege, object kind, target and role of a one-object, one-role GRANT."""
+    from ..sqlsource import _attached_to  # the same identity rules as the sources
+
+    stmt = parse_sql(statement)[0].stmt
+    if not isinstance(stmt, ast.GrantStmt) or len(stmt.privileges or ()) != 1 or len(stmt.grantees) != 1:
+        raise ValueError(f"a grant object must be one GRANT of one privilege to one role: {statement}")
+    on = {"OBJECT_SCHEMA": "schema", "OBJECT_FUNCTION": "function", "OBJECT_TABLE": "table",
+          "OBJECT_SEQUENCE": "sequence"}[stmt.objtype.name]
+    return {
+        "privilege": stmt.privileges[0].priv_name,
+        "on": on,
+        "target": _attached_to(stmt)[0],
+        "role": stmt.grantees[0].rolename,
+    }
+
+
+def inspect(pg: psycopg.Connection, kind: str, identity: str, statements: list[str]) -> Any | None:
+    """The live fingerprint of an object, or None if it does not exist."""
+    if kind == "grant":
+        row = pg.execute(query("grant"), grant_params(statements[0])).fetchone()
+    elif kind == "data":
+        schema, _, name = identity.partition(".")
+        if pg.execute("SELECT pg_catalog.to_regclass(%s)", (identity,)).fetchone()[0] is None:
+            return None
+        row = pg.execute(sql.SQL(query("data")).format(table=sql.Identifier(schema, name))).fetchone()
+    else:
+        row = pg.execute(query(kind), {"identity": identity}).fetchone()
+    return None if row is None else row[0]

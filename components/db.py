@@ -1,0 +1,114 @@
+"""Connections and all-or-nothing apply transactions for the provider.
+
+Every apply step runs in one transaction that first takes a database-wide
+advisory lock (so two applies against the same database never interleave) and
+is bounded by lock_timeout and statement_timeout (so it never hangs behind a
+user's long lock). Errors become one line that names the SQLSTATE.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+import psycopg
+from psycopg import sql
+
+# pg_advisory_xact_lock key shared by every apply of this project: the first 8
+# bytes of sha256('script-tracking'), fixed so that every version agrees.
+APPLY_LOCK_KEY = 0x5CB1_7A2E_53D4_0B61 - (1 << 63)
+
+
+class ProviderError(Exception):
+    """An error meant for the user: one line, no traceback needed."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str
+    sslmode: str = "prefer"
+    lock_timeout_ms: int = 5000
+    statement_timeout_ms: int = 60000
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, Any]) -> "Connection":
+        c = dict(props)
+        try:
+            return cls(
+                host=str(c["host"]), port=int(c["port"]), database=str(c["database"]),
+                username=str(c["username"]), password=str(c.get("password") or ""),
+                sslmode=str(c.get("sslmode") or "prefer"),
+                lock_timeout_ms=int(c.get("lockTimeoutMs") or 5000),
+                statement_timeout_ms=int(c.get("statementTimeoutMs") or 60000),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProviderError(f"invalid connection settings: {exc}") from None
+
+    @property
+    def where(self) -> str:
+        return f"{self.username}@{self.host}:{self.port}/{self.database}"
+
+
+def describe(exc: BaseException, conn: Connection | None = None) -> str:
+    """One line for any database error: SQLSTATE and the server's message."""
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate or ""
+        primary = (exc.diag.message_primary if exc.diag else None) or str(exc).strip().splitlines()[0]
+        if not state and conn is not None:  # could not connect at all
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
+            return f"cannot connect to PostgreSQL as {conn.where}: {first.strip()}"
+        hint = ""
+        if state == "42501" and "event trigger" in primary:
+            hint = " (event triggers need a superuser: connect as one, or set script-tracking:trackDdl false)"
+        return f"SQLSTATE {state}: {primary}{hint}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def connect(conn: Connection) -> psycopg.Connection:
+    try:
+        return psycopg.connect(
+            host=conn.host, port=conn.port, dbname=conn.database, user=conn.username,
+            password=conn.password, sslmode=conn.sslmode, connect_timeout=10,
+            application_name="script-tracking-provider", autocommit=True,
+        )
+    except psycopg.Error as exc:
+        raise ProviderError(describe(exc, conn)) from None
+
+
+@contextmanager
+def session(conn: Connection) -> Iterator[psycopg.Connection]:
+    """A connection for reading the catalog (read, diff)."""
+    pg = connect(conn)
+    try:
+        yield pg
+    except psycopg.Error as exc:
+        raise ProviderError(describe(exc, conn)) from None
+    finally:
+        pg.close()
+
+
+@contextmanager
+def apply_transaction(conn: Connection) -> Iterator[psycopg.Connection]:
+    """One serialized, bounded, all-or-nothing transaction."""
+    pg = connect(conn)
+    try:
+        with pg.transaction():
+            pg.execute(sql.SQL("SELECT set_config('lock_timeout', {}, true), "
+                               "set_config('statement_timeout', {}, true)").format(
+                sql.Literal(f"{conn.lock_timeout_ms}ms"), sql.Literal(f"{conn.statement_timeout_ms}ms")))
+            try:
+                pg.execute("SELECT pg_advisory_xact_lock(%s)", (APPLY_LOCK_KEY,))
+            except psycopg.errors.LockNotAvailable:
+                raise ProviderError(
+                    f"another apply holds the script-tracking lock on {conn.where}; "
+                    f"waited {conn.lock_timeout_ms} ms (lock_timeout)") from None
+            yield pg
+    except psycopg.Error as exc:
+        raise ProviderError(describe(exc, conn)) from None
+    finally:
+        pg.close()

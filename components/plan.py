@@ -1,0 +1,160 @@
+"""Plans: the statements that take one object from its live state to the desired one.
+
+`plan()` is pure apart from reading the catalog: the provider calls it at
+preview (diff) to refuse destructive changes before anything runs, and again at
+apply inside the locked transaction, where it is executed. Tables are migrated
+additively (ADD COLUMN, ADD CONSTRAINT); dropping a column that holds data or
+changing a column's definition is refused with a message that says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from pglast import ast, parse_sql
+from pglast.stream import RawStream
+from psycopg import sql
+
+from .db import ProviderError
+
+Statement = str | sql.Composable
+
+
+class PlanError(ProviderError):
+    """The change is destructive or unsupported; nothing was applied."""
+
+
+def _qualified(identity: str) -> sql.Identifier:
+    return sql.Identifier(*identity.split(".", 1))
+
+
+def _function_parts(identity: str) -> tuple[sql.Identifier, sql.SQL]:
+    name, _, args = identity.partition("(")
+    # the argument list is pglast's rendering of our own sql/ files, not user input
+    return _qualified(name), sql.SQL(args.rstrip(")"))
+
+
+def drop_statements(kind: str, identity: str, statements: list[str]) -> list[Statement]:
+    """How to remove an object that exists (the caller checks that it does)."""
+    if kind == "function":
+        name, args = _function_parts(identity)
+        return [sql.SQL("DROP FUNCTION IF EXISTS {}({})").format(name, args)]
+    if kind == "event_trigger":
+        return [sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(sql.Identifier(identity))]
+    if kind == "schema":
+        # destroy is the complete rollback: whatever is left in our schemas goes too
+        return [sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(identity))]
+    if kind == "role":
+        role = sql.Identifier(identity)
+        return [sql.SQL("DROP OWNED BY {}").format(role), sql.SQL("DROP ROLE IF EXISTS {}").format(role)]
+    if kind == "grant":
+        stmt = parse_sql(statements[0])[0].stmt
+        stmt.is_grant = False
+        return [RawStream()(stmt)]
+    if kind == "data":
+        return [sql.SQL("DELETE FROM {}").format(_qualified(identity))]
+    keyword = {"table": "TABLE", "sequence": "SEQUENCE", "index": "INDEX", "view": "VIEW", "type": "TYPE"}[kind]
+    return [sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(keyword), _qualified(identity))]
+
+
+def _is_create(stmt: ast.Node) -> bool:
+    return isinstance(stmt, (ast.CreateStmt, ast.CreateSeqStmt, ast.CreateFunctionStmt, ast.ViewStmt,
+                             ast.IndexStmt, ast.CreateEventTrigStmt, ast.CompositeTypeStmt,
+                             ast.CreateEnumStmt, ast.CreateSchemaStmt, ast.CreateRoleStmt))
+
+
+def _split(statements: list[str]) -> tuple[ast.Node | None, list[str]]:
+    """The CREATE statement (parsed) and the statements attached to it (as text)."""
+    create, rest = None, []
+    for text in statements:
+        stmt = parse_sql(text)[0].stmt
+        if create is None and _is_create(stmt):
+            create = stmt
+        else:
+            rest.append(text)
+    return create, rest
+
+
+def _or_replace(stmt: ast.Node) -> str:
+    stmt.replace = True
+    return RawStream()(stmt)
+
+
+def _columns(create: ast.CreateStmt) -> dict[str, str]:
+    return {e.colname: RawStream()(e) for e in create.tableElts or () if isinstance(e, ast.ColumnDef)}
+
+
+def _table_constraints(create: ast.CreateStmt) -> dict[str, str]:
+    out = {}
+    for e in create.tableElts or ():
+        if isinstance(e, ast.Constraint):
+            if not e.conname:
+                raise PlanError(f"table constraints must be named to be migrated: {RawStream()(e)}")
+            out[e.conname] = RawStream()(e)
+    return out
+
+
+def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | None, new: ast.CreateStmt,
+                live: dict[str, Any]) -> list[Statement]:
+    table = _qualified(identity)
+    live_columns = [c[0] for c in live.get("columns") or ()]
+    live_constraints = {c[0] for c in live.get("constraints") or ()}
+    want = _columns(new)
+    had = _columns(old) if old is not None else {}
+    steps: list[Statement] = []
+    for name, definition in want.items():
+        if name not in live_columns:
+            steps.append(sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(table, sql.SQL(definition)))
+        elif name in had and had[name] != definition:
+            raise PlanError(
+                f"column {identity}.{name} would change from `{had[name]}` to `{definition}`: "
+                "changing a column in place can lose data; write a migration for it")
+    for name in live_columns:
+        if name in want:
+            continue
+        holds_data = pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NOT NULL)").format(
+            table, sql.Identifier(name))).fetchone()[0]
+        if holds_data:
+            raise PlanError(f"refusing to drop column {identity}.{name}: it holds data "
+                            "(remove the data first, or keep the column)")
+        steps.append(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(table, sql.Identifier(name)))
+    old_constraints = _table_constraints(old) if old is not None else {}
+    for name, definition in _table_constraints(new).items():
+        if name in live_constraints and old_constraints.get(name, definition) == definition:
+            continue
+        if name in live_constraints:
+            steps.append(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, sql.Identifier(name)))
+        steps.append(sql.SQL("ALTER TABLE {} ADD {}").format(table, sql.SQL(definition)))
+    for name in old_constraints.keys() - _table_constraints(new).keys():
+        if name in live_constraints:
+            steps.append(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, sql.Identifier(name)))
+    return steps
+
+
+def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None, new: list[str],
+         live: Any | None) -> list[Statement]:
+    """Statements that make the live object match `new`.
+
+    `old` is what was last applied (None on create), `live` the catalog
+    fingerprint now (None when the object does not exist).
+    """
+    if live is None:
+        return list(new)
+    create, attached = _split(new)
+    old_create = _split(old)[0] if old else None
+    if kind in ("function", "view"):
+        return [_or_replace(create), *attached]
+    if kind in ("event_trigger", "index", "type"):
+        return [*drop_statements(kind, identity, new), *new]
+    if kind == "table":
+        return [*_table_plan(pg, identity, old_create, create, live), *attached]
+    if kind == "sequence":
+        if old_create is not None and RawStream()(old_create) != RawStream()(create):
+            raise PlanError(f"sequence {identity} would change: changing a sequence in place "
+                            "can reuse numbers; write a migration for it")
+        return attached
+    if kind in ("schema", "role"):
+        return attached
+    # grants and data are idempotent as written
+    return list(new)

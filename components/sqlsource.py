@@ -1,0 +1,251 @@
+"""Turn the files in sql/ into database objects: one per CREATE statement.
+
+Statements are split and identified with pglast (PostgreSQL's own parser), never
+with regular expressions. Each object carries the statements that belong to it
+(its CREATE plus the COMMENT, GRANT/REVOKE and ALTER ... OWNED BY that name it),
+the objects it references (they become Pulumi dependencies), and a normalized
+form used for diffs, so that formatting and comments never count as a change.
+
+Plain data in, plain data out: nothing here talks to a database or to Pulumi.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pglast import ast, parse_sql
+from pglast.parser import ParseError, scan
+from pglast.stream import RawStream
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# Files of objects the dynamic provider manages, in creation order. Schemas come
+# from pulumi-postgresql (00_schemas.sql is for the psql path only); the event
+# triggers are their own file because `trackDdl` switches them on and off.
+OBJECT_FILES = ("10_audit.sql", "20_tracking.sql", "30_ddl_tracker.sql")
+TRIGGER_FILES = ("40_ddl_triggers.sql",)
+
+
+class SqlSourceError(ValueError):
+    """The SQL in sql/ does not fit the rules the provider relies on."""
+
+
+@dataclass(frozen=True)
+class DbObject:
+    kind: str                  # table, sequence, function, index, view, event_trigger, type
+    identity: str              # e.g. script_tracking.track_operation(text, text, jsonb)
+    schema: str | None
+    name: str
+    statements: tuple[str, ...]  # as written (comments stripped at the edges), in order
+    depends_on: tuple[str, ...] = field(default=())
+
+    @property
+    def sql(self) -> str:
+        return ";\n\n".join(self.statements) + ";"
+
+    @property
+    def normalized(self) -> str:
+        return normalize(self.sql)
+
+
+# ---------------------------------------------------------------- normalization
+
+_IDENT_TOKENS = {"IDENT"}
+
+
+def _normalize_body(body: str) -> str:
+    """A function body as its token stream: comments, whitespace and keyword case
+    do not matter. PL/pgSQL is lexed by the core scanner too, so this is exact."""
+    try:
+        tokens = scan(body)
+    except ParseError:  # not SQL-lexable (another language): compare verbatim
+        return body.strip()
+    out = []
+    for t in tokens:
+        text = body[t.start:t.end + 1]
+        if t.kind != "NO_KEYWORD" or t.name in _IDENT_TOKENS:
+            text = text.lower() if not text.startswith('"') else text
+        out.append(text)
+    return " ".join(out)
+
+
+def _canonical(stmt: ast.Node) -> str:
+    if isinstance(stmt, ast.CreateFunctionStmt):
+        for opt in stmt.options or ():
+            if opt.defname == "as" and opt.arg:
+                parts = list(opt.arg)
+                parts[0] = ast.String(sval=_normalize_body(parts[0].sval))
+                opt.arg = tuple(parts)
+        # CREATE and CREATE OR REPLACE make the same function
+        stmt.replace = True
+    if isinstance(stmt, ast.ViewStmt):
+        stmt.replace = True
+    return RawStream()(stmt)
+
+
+def normalize(sql: str) -> str:
+    """Parser-normalized SQL: equal for texts that differ only in layout or comments."""
+    return ";\n".join(_canonical(rs.stmt) for rs in parse_sql(sql))
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- identification
+
+def _qualname(rv: ast.RangeVar) -> tuple[str | None, str]:
+    return rv.schemaname, rv.relname
+
+
+def _names(nodes) -> list[str]:
+    return [n.sval for n in nodes]
+
+
+def _type(tn: ast.TypeName) -> str:
+    return RawStream()(tn).lower()
+
+
+def _func_key(names: list[str], argtypes: list[str]) -> str:
+    return f"{'.'.join(names)}({', '.join(argtypes)})"
+
+
+def _identify(stmt: ast.Node) -> tuple[str, str | None, str, str] | None:
+    """(kind, schema, name, identity) for a CREATE statement, else None."""
+    if isinstance(stmt, ast.CreateStmt):
+        s, n = _qualname(stmt.relation)
+        return "table", s, n, f"{s}.{n}" if s else n
+    if isinstance(stmt, ast.CreateSeqStmt):
+        s, n = _qualname(stmt.sequence)
+        return "sequence", s, n, f"{s}.{n}" if s else n
+    if isinstance(stmt, ast.ViewStmt):
+        s, n = _qualname(stmt.view)
+        return "view", s, n, f"{s}.{n}" if s else n
+    if isinstance(stmt, ast.IndexStmt):
+        s = stmt.relation.schemaname
+        if not stmt.idxname:
+            raise SqlSourceError("every index must be named explicitly")
+        return "index", s, stmt.idxname, f"{s}.{stmt.idxname}" if s else stmt.idxname
+    if isinstance(stmt, ast.CreateFunctionStmt):
+        names = _names(stmt.funcname)
+        args = [_type(p.argType) for p in stmt.parameters or ()
+                if p.mode not in ("o", "t")]  # OUT and TABLE columns are not part of the signature
+        schema = names[0] if len(names) > 1 else None
+        return "function", schema, names[-1], _func_key(names, args)
+    if isinstance(stmt, ast.CreateEventTrigStmt):
+        return "event_trigger", None, stmt.trigname, stmt.trigname
+    if isinstance(stmt, (ast.CompositeTypeStmt,)):
+        s, n = _qualname(stmt.typevar)
+        return "type", s, n, f"{s}.{n}" if s else n
+    if isinstance(stmt, ast.CreateEnumStmt):
+        names = _names(stmt.typeName)
+        return "type", names[0] if len(names) > 1 else None, names[-1], ".".join(names)
+    return None
+
+
+def _attached_to(stmt: ast.Node) -> list[str]:
+    """Identities a COMMENT / GRANT / REVOKE / ALTER SEQUENCE statement is about."""
+    def obj_key(objtype, obj) -> str:
+        if isinstance(obj, ast.ObjectWithArgs):
+            return _func_key(_names(obj.objname), [_type(t) for t in obj.objargs or ()])
+        if isinstance(obj, ast.RangeVar):
+            return f"{obj.schemaname}.{obj.relname}" if obj.schemaname else obj.relname
+        if isinstance(obj, ast.String):
+            return obj.sval
+        if isinstance(obj, (list, tuple)):
+            return ".".join(_names(obj))
+        raise SqlSourceError(f"cannot attach statement to {type(obj).__name__}")
+
+    if isinstance(stmt, ast.CommentStmt):
+        return [obj_key(stmt.objtype, stmt.object)]
+    if isinstance(stmt, ast.GrantStmt):
+        return [obj_key(stmt.objtype, o) for o in stmt.objects]
+    if isinstance(stmt, ast.AlterSeqStmt):
+        return [obj_key(None, stmt.sequence)]
+    return []
+
+
+def _statement_text(sql: str, rs: ast.RawStmt) -> str:
+    """The statement as written, without the comments and blank lines before it."""
+    start = rs.stmt_location or 0
+    end = start + rs.stmt_len if rs.stmt_len else len(sql)
+    text = sql[start:end]
+    try:
+        first = scan(text)[0].start
+    except (ParseError, IndexError):
+        first = 0
+    return text[first:].strip().rstrip(";").rstrip()
+
+
+def _referenced_names(text: str, depth: int = 0) -> set[str]:
+    """Qualified names (schema.name) that appear in a statement, including inside
+    string literals such as function bodies and nextval('...') arguments."""
+    names: set[str] = set()
+    try:
+        tokens = scan(text)
+    except ParseError:
+        return names
+    words = [(t, text[t.start:t.end + 1]) for t in tokens]
+    for i, (t, w) in enumerate(words):
+        if t.name == "SCONST" and depth < 2:
+            inner = w
+            if inner.startswith("$"):
+                inner = inner[inner.index("$", 1) + 1:inner.rindex("$", 0, len(inner) - 1)]
+                inner = inner[: inner.rfind("$")] if inner.endswith("$") else inner
+            else:
+                inner = inner.strip("'")
+            names |= _referenced_names(inner, depth + 1)
+        if i + 2 < len(words) and words[i + 1][1] == "." and t.kind != "RESERVED_KEYWORD":
+            names.add(f"{w.strip(chr(34)).lower()}.{words[i + 2][1].strip(chr(34)).lower()}")
+    return names
+
+
+def load_objects(files: tuple[str, ...], sql_dir: Path = SQL_DIR) -> list[DbObject]:
+    """Objects declared in `files` (names relative to sql_dir), in file order."""
+    order: list[str] = []
+    kinds: dict[str, tuple[str, str | None, str]] = {}
+    stmts: dict[str, list[str]] = {}
+    for fname in files:
+        path = sql_dir / fname
+        text = path.read_text()
+        try:
+            raw = parse_sql(text)
+        except ParseError as exc:
+            raise SqlSourceError(f"{path.name}: {exc}") from None
+        for rs in raw:
+            stmt_text = _statement_text(text, rs)
+            ident = _identify(rs.stmt)
+            if ident is not None:
+                kind, schema, name, identity = ident
+                if identity in kinds:
+                    raise SqlSourceError(f"{path.name}: {kind} {identity} is declared twice")
+                kinds[identity] = (kind, schema, name)
+                stmts[identity] = [stmt_text]
+                order.append(identity)
+                continue
+            targets = _attached_to(rs.stmt)
+            if not targets:
+                raise SqlSourceError(
+                    f"{path.name}: unsupported statement {type(rs.stmt).__name__}: {stmt_text[:60]}...")
+            for target in targets:
+                if target not in kinds:
+                    raise SqlSourceError(f"{path.name}: statement refers to undeclared object {target}")
+                stmts[target].append(stmt_text)
+
+    by_qualname: dict[str, list[str]] = {}
+    for identity, (kind, schema, name) in kinds.items():
+        qn = f"{schema}.{name}".lower() if schema else name.lower()
+        by_qualname.setdefault(qn, []).append(identity)
+
+    objects = []
+    for identity in order:
+        kind, schema, name = kinds[identity]
+        body = ";\n".join(stmts[identity])
+        deps = []
+        for qn in sorted(_referenced_names(body)):
+            for dep in by_qualname.get(qn, ()):
+                if dep != identity and order.index(dep) < order.index(identity) and dep not in deps:
+                    deps.append(dep)
+        objects.append(DbObject(kind, identity, schema, name, tuple(stmts[identity]), tuple(deps)))
+    return objects
