@@ -1,0 +1,60 @@
+# script-tracking: `make up` installs the tracking system into a local PostgreSQL
+# with Pulumi; `make test` runs the whole suite. See README.md.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PULUMI := . scripts/env.sh && pulumi
+STACK ?= dev
+
+.PHONY: up preview refresh destroy psql test test-pg15 bench venv toolchain db db-stop clean
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+toolchain:
+	bash scripts/build-toolchain.sh
+
+db: venv
+	$(PY) scripts/localpg.py start
+
+db-stop:
+	$(PY) scripts/localpg.py stop
+
+stack: venv toolchain
+	@$(PULUMI) stack select $(STACK) 2>/dev/null || $(PULUMI) stack init $(STACK)
+
+up: db stack
+	$(PULUMI) up --yes --stack $(STACK)
+	@echo
+	@echo "Installed. Look inside with: make psql   (then: SELECT * FROM script_tracking.get_execution_history();)"
+
+preview: db stack
+	$(PULUMI) preview --diff --stack $(STACK)
+
+refresh: db stack
+	$(PULUMI) refresh --yes --stack $(STACK)
+
+destroy: db stack
+	$(PULUMI) destroy --yes --stack $(STACK)
+	$(PY) scripts/localpg.py stop
+
+psql: db
+	@eval "$$($(PY) scripts/localpg.py env)" && exec $$($(PY) -c 'from scripts.localpg import bin_dir; print(bin_dir() / "psql")')
+
+test: venv toolchain
+	$(PY) -m pytest -q
+
+# the SQL suite again on Debian's PostgreSQL 15 (apt-get install postgresql-15)
+test-pg15: venv
+	ST_PG_BINDIR=/usr/lib/postgresql/15/bin $(PY) -m pytest -q tests/sql
+
+bench: venv toolchain
+	$(PY) -m bench
+
+clean:
+	-$(PY) scripts/localpg.py destroy
+	rm -rf .state .tools $(VENV)
