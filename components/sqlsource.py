@@ -52,13 +52,19 @@ class DbObject:
 # ---------------------------------------------------------------- normalization
 
 _IDENT_TOKENS = {"IDENT"}
+_COMMENTS = {"SQL_COMMENT", "C_COMMENT"}
+
+
+def _tokens(text: str) -> list:
+    """The lexer's tokens of `text` without comments."""
+    return [t for t in scan(text) if t.name not in _COMMENTS]
 
 
 def _normalize_body(body: str) -> str:
     """A function body as its token stream: comments, whitespace and keyword case
     do not matter. PL/pgSQL is lexed by the core scanner too, so this is exact."""
     try:
-        tokens = scan(body)
+        tokens = _tokens(body)
     except ParseError:  # not SQL-lexable (another language): compare verbatim
         return body.strip()
     out = []
@@ -172,7 +178,7 @@ def _statement_text(sql: str, rs: ast.RawStmt) -> str:
     end = start + rs.stmt_len if rs.stmt_len else len(sql)
     text = sql[start:end]
     try:
-        first = scan(text)[0].start
+        first = _tokens(text)[0].start
     except (ParseError, IndexError):
         first = 0
     return text[first:].strip().rstrip(";").rstrip()
@@ -183,7 +189,7 @@ def _referenced_names(text: str, depth: int = 0) -> set[str]:
     string literals such as function bodies and nextval('...') arguments."""
     names: set[str] = set()
     try:
-        tokens = scan(text)
+        tokens = _tokens(text)
     except ParseError:
         return names
     words = [(t, text[t.start:t.end + 1]) for t in tokens]
