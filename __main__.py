@@ -14,6 +14,8 @@ from pathlib import Path
 import pulumi
 
 from components import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings
+from components.db import Connection, ProviderError
+from components.preflight import preflight
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
 SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
@@ -72,7 +74,7 @@ st = pulumi.Config("script-tracking")
 sslmode = pg.get("sslmode") or "prefer"
 if sslmode not in SSLMODES:
     fail("postgresql:sslmode", f"{sslmode!r} is not one of {', '.join(SSLMODES)}")
-if pg.get("password") is not None and "postgresql:password" not in pulumi.runtime.get_config_secret_keys_env():
+if pg.get("password") is not None and not pulumi.runtime.is_config_secret("postgresql:password"):
     fail("postgresql:password", "must be set as a secret (pulumi config set --secret postgresql:password ...)")
 
 connection = ConnectionArgs(
@@ -100,6 +102,12 @@ if settings.writer_role == settings.reader_role:
     fail("script-tracking:readerRole", "must differ from script-tracking:writerRole")
 if not settings.sql_dir.is_dir():
     fail("script-tracking:sqlDir", f"{settings.sql_dir} is not a directory")
+
+try:
+    preflight(Connection(connection.host, connection.port, connection.database, connection.username,
+                         pg.get("password") or "", connection.sslmode), settings.track_ddl)
+except ProviderError as exc:
+    raise pulumi.RunError(str(exc)) from None
 
 tracking = ScriptTracking("script-tracking", ScriptTrackingArgs(connection=connection, settings=settings))
 

@@ -197,7 +197,11 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, err
 	}
-	secretKeys, err := json.Marshal(req.GetConfigSecretKeys())
+	keys := req.GetConfigSecretKeys()
+	if keys == nil {
+		keys = []string{} // the SDK expects a JSON list, never null
+	}
+	secretKeys, err := json.Marshal(keys)
 	if err != nil {
 		return nil, err
 	}
