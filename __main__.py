@@ -23,8 +23,18 @@ COMMAND_TAG = re.compile(r"^[A-Z][A-Z ]{1,62}$")
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
+# The program launcher's exit code for "an error was already shown to the user":
+# the engine then adds nothing (no stack trace, no second line).
+EXIT_AFTER_ERROR = 32
+
+
+def stop(message: str) -> None:
+    pulumi.log.error(message)
+    raise SystemExit(EXIT_AFTER_ERROR)
+
+
 def fail(key: str, problem: str) -> None:
-    raise pulumi.RunError(f"configuration {key}: {problem}")
+    stop(f"configuration {key}: {problem}")
 
 
 def get_int(cfg: pulumi.Config, key: str, default: int, low: int, high: int) -> int:
@@ -107,7 +117,7 @@ try:
     preflight(Connection(connection.host, connection.port, connection.database, connection.username,
                          pg.get("password") or "", connection.sslmode), settings.track_ddl)
 except ProviderError as exc:
-    raise pulumi.RunError(str(exc)) from None
+    stop(str(exc))
 
 tracking = ScriptTracking("script-tracking", ScriptTrackingArgs(connection=connection, settings=settings))
 

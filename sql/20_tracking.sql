@@ -1,0 +1,396 @@
+-- Script tracking core (schema script_tracking): Data Vault hub + insert-only
+-- satellite, the tracking API and the public wrappers the users call.
+-- Declarative: one object per statement, everything schema-qualified.
+--
+-- Business key / hash key: every execution draws execution_id from
+-- script_tracking.script_execution_id_seq; the business key is
+-- '<script_name>#<execution_id>' and the hash key is sha256 of it. execution_id
+-- is unique by construction (a sequence, never reused), so the business key and
+-- the hash key are unique per execution; no timestamps or random suffixes.
+--
+-- History query strategy: get_execution_history walks the hub newest-first
+-- through an index on (load_date DESC, execution_id DESC) (or the
+-- (script_name, ...) / (script_type, ...) variants when those filters are
+-- given) and, per hub row, fetches the latest satellite version with a LATERAL
+-- backward scan of the satellite primary key (hk, version_number) LIMIT 1.
+-- That is an index-driven top-N: cost ~ p_limit index probes, independent of
+-- table size, and the satellite stays strictly insert-only (no denormalized
+-- "latest status" column to update on the hub).
+
+CREATE SEQUENCE script_tracking.script_execution_version_seq AS bigint;
+
+COMMENT ON SEQUENCE script_tracking.script_execution_version_seq IS
+'version_number of script_tracking.script_execution_s: globally increasing, so every satellite version is unique.';
+
+REVOKE ALL ON SEQUENCE script_tracking.script_execution_version_seq FROM PUBLIC;
+
+CREATE SEQUENCE script_tracking.script_execution_id_seq AS bigint;
+
+COMMENT ON SEQUENCE script_tracking.script_execution_id_seq IS
+'execution_id of script_tracking.script_execution_h: the part of the business key that makes it unique per execution.';
+
+REVOKE ALL ON SEQUENCE script_tracking.script_execution_id_seq FROM PUBLIC;
+
+CREATE FUNCTION script_tracking.valid_script_types()
+RETURNS text[]
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT ARRAY['DEPLOYMENT', 'MIGRATION', 'MAINTENANCE', 'VALIDATION',
+                 'ROLLBACK', 'DATA_FIX', 'DDL', 'ADHOC']::text[]
+$$;
+
+COMMENT ON FUNCTION script_tracking.valid_script_types() IS
+'The closed set of script types: DEPLOYMENT, MIGRATION, MAINTENANCE, VALIDATION, ROLLBACK, DATA_FIX, '
+'DDL (used by the automatic DDL tracker), ADHOC. Must match the CHECK constraints of the hub and satellite.';
+
+REVOKE ALL ON FUNCTION script_tracking.valid_script_types() FROM PUBLIC;
+
+CREATE TABLE script_tracking.script_execution_h (
+    script_execution_hk bytea       NOT NULL CONSTRAINT script_execution_h_pk PRIMARY KEY,
+    script_execution_bk text        NOT NULL,
+    execution_id        bigint      NOT NULL,
+    script_name         text        NOT NULL,
+    script_type         text        NOT NULL,
+    load_date           timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    record_source       text        NOT NULL,
+    CONSTRAINT script_execution_h_hk_ck
+        CHECK (script_execution_hk = pg_catalog.sha256(pg_catalog.convert_to(script_execution_bk, 'UTF8'))),
+    CONSTRAINT script_execution_h_name_ck
+        CHECK (pg_catalog.char_length(script_name) BETWEEN 1 AND 255),
+    CONSTRAINT script_execution_h_type_ck
+        CHECK (script_type IN ('DEPLOYMENT', 'MIGRATION', 'MAINTENANCE', 'VALIDATION',
+                               'ROLLBACK', 'DATA_FIX', 'DDL', 'ADHOC'))
+);
+
+COMMENT ON TABLE script_tracking.script_execution_h IS
+'Hub: one row per script execution. script_execution_hk = sha256(script_execution_bk), '
+'script_execution_bk = script_name || ''#'' || execution_id, execution_id from script_execution_id_seq. '
+'load_date is the start time of the execution; script_name/script_type are kept here for the history query indexes. '
+'execution_id is unique by construction (sequence) and, through the business key, by the primary key.';
+
+CREATE INDEX script_execution_h_recent_idx
+    ON script_tracking.script_execution_h (load_date DESC, execution_id DESC);
+
+CREATE INDEX script_execution_h_name_recent_idx
+    ON script_tracking.script_execution_h (script_name, load_date DESC, execution_id DESC);
+
+CREATE INDEX script_execution_h_type_recent_idx
+    ON script_tracking.script_execution_h (script_type, load_date DESC, execution_id DESC);
+
+REVOKE ALL ON TABLE script_tracking.script_execution_h FROM PUBLIC;
+
+CREATE TABLE script_tracking.script_execution_s (
+    script_execution_hk bytea       NOT NULL
+        CONSTRAINT script_execution_s_h_fk REFERENCES script_tracking.script_execution_h (script_execution_hk),
+    version_number      bigint      NOT NULL
+        DEFAULT pg_catalog.nextval('script_tracking.script_execution_version_seq'::pg_catalog.regclass),
+    load_date           timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    record_source       text        NOT NULL,
+    script_name         text        NOT NULL,
+    script_type         text        NOT NULL,
+    status              text        NOT NULL,
+    start_time          timestamptz NOT NULL,
+    end_time            timestamptz,
+    duration            interval,
+    error_message       text,
+    db_session_user     text        NOT NULL,
+    client_addr         inet,
+    application_name    text,
+    details             jsonb       NOT NULL DEFAULT '{}'::jsonb,
+    CONSTRAINT script_execution_s_pk PRIMARY KEY (script_execution_hk, version_number),
+    CONSTRAINT script_execution_s_status_ck CHECK (status IN ('RUNNING', 'COMPLETED', 'FAILED')),
+    CONSTRAINT script_execution_s_end_ck CHECK ((status = 'RUNNING') = (end_time IS NULL))
+);
+
+COMMENT ON TABLE script_tracking.script_execution_s IS
+'Satellite: insert-only versions of an execution (RUNNING, then COMPLETED or FAILED; DDL tracked by the event '
+'triggers is recorded directly as one COMPLETED version). version_number from script_execution_version_seq. '
+'db_session_user is the login role (session_user), client_addr/application_name identify the client. '
+'script_name/script_type are copied from the hub (whose CHECK constraint enforces the closed type set).';
+
+CREATE UNIQUE INDEX script_execution_s_one_running_uq
+    ON script_tracking.script_execution_s (script_execution_hk) WHERE status = 'RUNNING';
+
+CREATE UNIQUE INDEX script_execution_s_one_final_uq
+    ON script_tracking.script_execution_s (script_execution_hk) WHERE status IN ('COMPLETED', 'FAILED');
+
+REVOKE ALL ON TABLE script_tracking.script_execution_s FROM PUBLIC;
+
+CREATE FUNCTION script_tracking.track_operation(
+    p_script_name text,
+    p_script_type text,
+    p_details     jsonb DEFAULT '{}'::jsonb
+) RETURNS bytea
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_type text := pg_catalog.upper(pg_catalog.btrim(p_script_type));
+    v_id   bigint;
+    v_bk   text;
+    v_hk   bytea;
+    v_now  timestamptz;
+BEGIN
+    IF p_script_name IS NULL OR pg_catalog.btrim(p_script_name) = '' THEN
+        RAISE EXCEPTION 'script name must not be null or empty'
+            USING ERRCODE = 'ST001';
+    END IF;
+    IF pg_catalog.char_length(p_script_name) > 255 THEN
+        RAISE EXCEPTION 'script name is too long (% characters, at most 255)', pg_catalog.char_length(p_script_name)
+            USING ERRCODE = 'ST002';
+    END IF;
+    IF v_type IS NULL OR NOT (v_type = ANY (script_tracking.valid_script_types())) THEN
+        RAISE EXCEPTION 'unknown script type %', COALESCE(pg_catalog.quote_literal(p_script_type), 'NULL')
+            USING ERRCODE = 'ST003',
+                  HINT = 'valid script types: ' || pg_catalog.array_to_string(script_tracking.valid_script_types(), ', ');
+    END IF;
+    IF p_details IS NOT NULL AND pg_catalog.jsonb_typeof(p_details) <> 'object' THEN
+        RAISE EXCEPTION 'details must be a JSON object, got %', pg_catalog.jsonb_typeof(p_details)
+            USING ERRCODE = 'ST006';
+    END IF;
+
+    v_id  := pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass);
+    v_bk  := p_script_name || '#' || v_id::text;
+    v_hk  := pg_catalog.sha256(pg_catalog.convert_to(v_bk, 'UTF8'));
+    v_now := pg_catalog.clock_timestamp();
+
+    INSERT INTO script_tracking.script_execution_h
+        (script_execution_hk, script_execution_bk, execution_id, script_name, script_type, load_date, record_source)
+    VALUES (v_hk, v_bk, v_id, p_script_name, v_type, v_now, 'script_tracking.track_operation');
+
+    INSERT INTO script_tracking.script_execution_s
+        (script_execution_hk, load_date, record_source, script_name, script_type, status, start_time,
+         db_session_user, client_addr, application_name, details)
+    VALUES (v_hk, v_now, 'script_tracking.track_operation', p_script_name, v_type, 'RUNNING', v_now,
+            SESSION_USER, pg_catalog.inet_client_addr(),
+            pg_catalog.current_setting('application_name', true), COALESCE(p_details, '{}'::jsonb));
+
+    PERFORM util.log_audit_event(
+        'SCRIPT_EXECUTION_STARTED'::text,
+        'SCRIPT_EXECUTION'::text,
+        pg_catalog.encode(v_hk, 'hex')::text,
+        SESSION_USER::text,
+        pg_catalog.jsonb_build_object('execution_id', v_id, 'script_name', p_script_name,
+                                      'script_type', v_type, 'status', 'RUNNING')::jsonb);
+    RETURN v_hk;
+END;
+$$;
+
+COMMENT ON FUNCTION script_tracking.track_operation(text, text, jsonb) IS
+'Start tracking an execution: inserts the hub row and the RUNNING satellite version, writes an audit event and '
+'returns the execution hash key (bytea) for complete_operation. script_type is case-insensitive. '
+'Errors: ST001 null/empty name, ST002 name longer than 255, ST003 unknown script type, ST006 details not a JSON object.';
+
+REVOKE ALL ON FUNCTION script_tracking.track_operation(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION script_tracking.complete_operation(
+    p_execution_hk  bytea,
+    p_success       boolean,
+    p_error_message text DEFAULT NULL
+) RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_hub    record;
+    v_last   record;
+    v_status text;
+    v_now    timestamptz;
+BEGIN
+    IF p_execution_hk IS NULL THEN
+        RAISE EXCEPTION 'execution hash key must not be null'
+            USING ERRCODE = 'ST004';
+    END IF;
+    IF p_success IS NULL THEN
+        RAISE EXCEPTION 'success flag must not be null'
+            USING ERRCODE = 'ST006';
+    END IF;
+
+    -- Serialize completions of the same execution: a second completer waits
+    -- here and then sees the first one's final version (READ COMMITTED); the
+    -- unique index script_execution_s_one_final_uq backs this up in any
+    -- isolation level.
+    SELECT h.script_execution_hk, h.execution_id, h.script_name, h.script_type
+      INTO v_hub
+      FROM script_tracking.script_execution_h h
+     WHERE h.script_execution_hk = p_execution_hk
+       FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown execution %', pg_catalog.encode(p_execution_hk, 'hex')
+            USING ERRCODE = 'ST004';
+    END IF;
+
+    SELECT s.status, s.start_time, s.details
+      INTO v_last
+      FROM script_tracking.script_execution_s s
+     WHERE s.script_execution_hk = p_execution_hk
+     ORDER BY s.version_number DESC
+     LIMIT 1;
+    IF NOT FOUND OR v_last.status <> 'RUNNING' THEN
+        RAISE EXCEPTION 'execution % is already completed (status %)',
+                        pg_catalog.encode(p_execution_hk, 'hex'), COALESCE(v_last.status, 'unknown')
+            USING ERRCODE = 'ST005';
+    END IF;
+
+    v_status := CASE WHEN p_success THEN 'COMPLETED' ELSE 'FAILED' END;
+    v_now := pg_catalog.clock_timestamp();
+    BEGIN
+        INSERT INTO script_tracking.script_execution_s
+            (script_execution_hk, load_date, record_source, script_name, script_type, status, start_time,
+             end_time, duration, error_message, db_session_user, client_addr, application_name, details)
+        VALUES (p_execution_hk, v_now, 'script_tracking.complete_operation', v_hub.script_name,
+                v_hub.script_type, v_status, v_last.start_time, v_now, v_now - v_last.start_time,
+                p_error_message, SESSION_USER, pg_catalog.inet_client_addr(),
+                pg_catalog.current_setting('application_name', true), v_last.details);
+    EXCEPTION WHEN unique_violation THEN
+        RAISE EXCEPTION 'execution % is already completed', pg_catalog.encode(p_execution_hk, 'hex')
+            USING ERRCODE = 'ST005';
+    END;
+
+    PERFORM util.log_audit_event(
+        ('SCRIPT_EXECUTION_' || v_status)::text,
+        'SCRIPT_EXECUTION'::text,
+        pg_catalog.encode(p_execution_hk, 'hex')::text,
+        SESSION_USER::text,
+        pg_catalog.jsonb_build_object('execution_id', v_hub.execution_id, 'script_name', v_hub.script_name,
+                                      'script_type', v_hub.script_type, 'status', v_status,
+                                      'duration_ms',
+                                      pg_catalog.round((EXTRACT(EPOCH FROM (v_now - v_last.start_time)) * 1000)::numeric, 3),
+                                      'error_message', p_error_message)::jsonb);
+END;
+$$;
+
+COMMENT ON FUNCTION script_tracking.complete_operation(bytea, boolean, text) IS
+'Finish an execution started by track_operation: inserts its COMPLETED (p_success) or FAILED version with end time '
+'and duration, and writes an audit event. Concurrency-safe (locks the hub row). '
+'Errors: ST004 null or unknown hash key, ST005 already completed, ST006 null success flag.';
+
+REVOKE ALL ON FUNCTION script_tracking.complete_operation(bytea, boolean, text) FROM PUBLIC;
+
+CREATE FUNCTION script_tracking.get_execution_history(
+    p_script_name text        DEFAULT NULL,
+    p_script_type text        DEFAULT NULL,
+    p_status      text        DEFAULT NULL,
+    p_from        timestamptz DEFAULT NULL,
+    p_to          timestamptz DEFAULT NULL,
+    p_limit       integer     DEFAULT 100
+) RETURNS TABLE (
+    script_execution_hk bytea,
+    execution_id        bigint,
+    script_name         text,
+    script_type         text,
+    status              text,
+    version_number      bigint,
+    start_time          timestamptz,
+    end_time            timestamptz,
+    duration            interval,
+    error_message       text,
+    db_session_user     text,
+    client_addr         inet,
+    application_name    text,
+    details             jsonb,
+    record_source       text
+)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_type   text    := pg_catalog.upper(pg_catalog.btrim(p_script_type));
+    v_status text    := pg_catalog.upper(pg_catalog.btrim(p_status));
+    v_limit  integer := COALESCE(p_limit, 100);
+    v_where  text    := '';
+BEGIN
+    IF v_limit < 0 THEN
+        RAISE EXCEPTION 'limit must not be negative (got %)', v_limit
+            USING ERRCODE = 'ST006';
+    END IF;
+    IF v_type IS NOT NULL AND NOT (v_type = ANY (script_tracking.valid_script_types())) THEN
+        RAISE EXCEPTION 'unknown script type %', pg_catalog.quote_literal(p_script_type)
+            USING ERRCODE = 'ST003',
+                  HINT = 'valid script types: ' || pg_catalog.array_to_string(script_tracking.valid_script_types(), ', ');
+    END IF;
+    IF v_status IS NOT NULL AND v_status NOT IN ('RUNNING', 'COMPLETED', 'FAILED') THEN
+        RAISE EXCEPTION 'unknown status %', pg_catalog.quote_literal(p_status)
+            USING ERRCODE = 'ST006',
+                  HINT = 'valid statuses: RUNNING, COMPLETED, FAILED';
+    END IF;
+
+    -- Only the filters actually given go into the query, and EXECUTE plans it
+    -- with the actual values: each call gets the index-driven plan for its
+    -- filters (no generic plan with "param IS NULL OR ..." predicates).
+    IF p_script_name IS NOT NULL THEN v_where := v_where || ' AND h.script_name = $1'; END IF;
+    IF v_type IS NOT NULL        THEN v_where := v_where || ' AND h.script_type = $2'; END IF;
+    IF v_status IS NOT NULL      THEN v_where := v_where || ' AND s.status = $3'; END IF;
+    IF p_from IS NOT NULL        THEN v_where := v_where || ' AND h.load_date >= $4'; END IF;
+    IF p_to IS NOT NULL          THEN v_where := v_where || ' AND h.load_date < $5'; END IF;
+
+    RETURN QUERY EXECUTE
+        'SELECT h.script_execution_hk, h.execution_id, h.script_name, h.script_type, s.status, '
+        '       s.version_number, s.start_time, s.end_time, s.duration, s.error_message, '
+        '       s.db_session_user, s.client_addr, s.application_name, s.details, h.record_source '
+        '  FROM script_tracking.script_execution_h h '
+        ' CROSS JOIN LATERAL ( '
+        '       SELECT s1.status, s1.version_number, s1.start_time, s1.end_time, s1.duration, '
+        '              s1.error_message, s1.db_session_user, s1.client_addr, s1.application_name, s1.details '
+        '         FROM script_tracking.script_execution_s s1 '
+        '        WHERE s1.script_execution_hk = h.script_execution_hk '
+        '        ORDER BY s1.version_number DESC '
+        '        LIMIT 1) s '
+        ' WHERE true' || v_where ||
+        ' ORDER BY h.load_date DESC, h.execution_id DESC '
+        ' LIMIT $6'
+        USING p_script_name, v_type, v_status, p_from, p_to, v_limit;
+END;
+$$;
+
+COMMENT ON FUNCTION script_tracking.get_execution_history(text, text, text, timestamptz, timestamptz, integer) IS
+'The latest version of each execution, newest first (by start time), optionally filtered by script name, '
+'script type, status (of the latest version), start time range [p_from, p_to) and limited to p_limit rows '
+'(NULL = 100). Index-driven top-N over the hub, latest satellite version per execution via LATERAL. '
+'Errors: ST003 unknown script type, ST006 unknown status or negative limit.';
+
+REVOKE ALL ON FUNCTION script_tracking.get_execution_history(text, text, text, timestamptz, timestamptz, integer) FROM PUBLIC;
+
+CREATE FUNCTION public.track_operation(
+    p_script_name text,
+    p_script_type text,
+    p_details     jsonb DEFAULT '{}'::jsonb
+) RETURNS bytea
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT script_tracking.track_operation(p_script_name, p_script_type, p_details)
+$$;
+
+COMMENT ON FUNCTION public.track_operation(text, text, jsonb) IS
+'Unqualified wrapper of script_tracking.track_operation (same arguments, result and errors).';
+
+REVOKE ALL ON FUNCTION public.track_operation(text, text, jsonb) FROM PUBLIC;
+
+CREATE FUNCTION public.complete_operation(
+    p_execution_hk  bytea,
+    p_success       boolean,
+    p_error_message text DEFAULT NULL
+) RETURNS void
+LANGUAGE sql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT script_tracking.complete_operation(p_execution_hk, p_success, p_error_message)
+$$;
+
+COMMENT ON FUNCTION public.complete_operation(bytea, boolean, text) IS
+'Unqualified wrapper of script_tracking.complete_operation (same arguments and errors).';
+
+REVOKE ALL ON FUNCTION public.complete_operation(bytea, boolean, text) FROM PUBLIC;
