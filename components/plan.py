@@ -81,17 +81,45 @@ def _or_replace(stmt: ast.Node) -> str:
     return RawStream()(stmt)
 
 
-def _columns(create: ast.CreateStmt) -> dict[str, str]:
-    return {e.colname: RawStream()(e) for e in create.tableElts or () if isinstance(e, ast.ColumnDef)}
+_NAMED = {"CONSTR_CHECK", "CONSTR_UNIQUE", "CONSTR_PRIMARY", "CONSTR_FOREIGN", "CONSTR_EXCLUSION"}
 
 
-def _table_constraints(create: ast.CreateStmt) -> dict[str, str]:
+def _column_parts(col: ast.ColumnDef) -> tuple[str, bool, str | None]:
+    """A column's type, NOT NULL and DEFAULT: what ALTER COLUMN can change in place."""
+    notnull = any(c.contype.name == "CONSTR_NOTNULL" for c in col.constraints or ())
+    default = next((RawStream()(c.raw_expr) for c in col.constraints or ()
+                    if c.contype.name == "CONSTR_DEFAULT"), None)
+    other = [RawStream()(c) for c in col.constraints or ()
+             if c.contype.name not in _NAMED | {"CONSTR_NOTNULL", "CONSTR_DEFAULT", "CONSTR_NULL"}]
+    return RawStream()(col.typeName) + "".join(f" {o}" for o in other), notnull, default
+
+
+def _columns(create: ast.CreateStmt) -> dict[str, ast.ColumnDef]:
+    return {e.colname: e for e in create.tableElts or () if isinstance(e, ast.ColumnDef)}
+
+
+def _constraints(create: ast.CreateStmt) -> dict[str, str]:
+    """Every named constraint, column-level ones rewritten in table-level form."""
     out = {}
     for e in create.tableElts or ():
         if isinstance(e, ast.Constraint):
-            if not e.conname:
-                raise PlanError(f"table constraints must be named to be migrated: {RawStream()(e)}")
-            out[e.conname] = RawStream()(e)
+            found = [e]
+        elif isinstance(e, ast.ColumnDef):
+            found = []
+            for c in e.constraints or ():
+                if c.contype.name not in _NAMED:
+                    continue
+                if c.contype.name in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
+                    c.keys = (ast.String(sval=e.colname),)
+                elif c.contype.name == "CONSTR_FOREIGN":
+                    c.fk_attrs = (ast.String(sval=e.colname),)
+                found.append(c)
+        else:
+            continue
+        for c in found:
+            if not c.conname:
+                raise PlanError(f"constraints must be named to be migrated: {RawStream()(c)}")
+            out[c.conname] = RawStream()(c)
     return out
 
 
@@ -100,16 +128,37 @@ def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | Non
     table = _qualified(identity)
     live_columns = [c[0] for c in live.get("columns") or ()]
     live_constraints = {c[0] for c in live.get("constraints") or ()}
-    want = _columns(new)
-    had = _columns(old) if old is not None else {}
+    want, had = _columns(new), (_columns(old) if old is not None else {})
+    want_cons, had_cons = _constraints(new), (_constraints(old) if old is not None else {})
     steps: list[Statement] = []
-    for name, definition in want.items():
+
+    def alter(fmt: str, *args) -> None:
+        steps.append(sql.SQL("ALTER TABLE {} " + fmt).format(table, *args))
+
+    # constraints that go or change are dropped first, so columns can change under them
+    for name in live_constraints & set(had_cons):
+        if name not in want_cons or want_cons[name] != had_cons[name]:
+            alter("DROP CONSTRAINT {}", sql.Identifier(name))
+    for name, col in want.items():
         if name not in live_columns:
-            steps.append(sql.SQL("ALTER TABLE {} ADD COLUMN {}").format(table, sql.SQL(definition)))
-        elif name in had and had[name] != definition:
-            raise PlanError(
-                f"column {identity}.{name} would change from `{had[name]}` to `{definition}`: "
-                "changing a column in place can lose data; write a migration for it")
+            bare = ast.ColumnDef(colname=col.colname, typeName=col.typeName, constraints=tuple(
+                c for c in col.constraints or () if c.contype.name not in _NAMED))
+            alter("ADD COLUMN {}", sql.SQL(RawStream()(bare)))
+            continue
+        if name not in had:
+            continue
+        (old_type, old_nn, old_def), (new_type, new_nn, new_def) = _column_parts(had[name]), _column_parts(col)
+        if old_type != new_type:
+            raise PlanError(f"column {identity}.{name} would change from `{old_type}` to `{new_type}`: "
+                            "changing a column's type in place can lose data; write a migration for it")
+        column = sql.Identifier(name)
+        if old_nn != new_nn:
+            alter("ALTER COLUMN {} " + ("SET" if new_nn else "DROP") + " NOT NULL", column)
+        if old_def != new_def:
+            if new_def is None:
+                alter("ALTER COLUMN {} DROP DEFAULT", column)
+            else:
+                alter("ALTER COLUMN {} SET DEFAULT {}", column, sql.SQL(new_def))
     for name in live_columns:
         if name in want:
             continue
@@ -118,17 +167,10 @@ def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | Non
         if holds_data:
             raise PlanError(f"refusing to drop column {identity}.{name}: it holds data "
                             "(remove the data first, or keep the column)")
-        steps.append(sql.SQL("ALTER TABLE {} DROP COLUMN {}").format(table, sql.Identifier(name)))
-    old_constraints = _table_constraints(old) if old is not None else {}
-    for name, definition in _table_constraints(new).items():
-        if name in live_constraints and old_constraints.get(name, definition) == definition:
-            continue
-        if name in live_constraints:
-            steps.append(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, sql.Identifier(name)))
-        steps.append(sql.SQL("ALTER TABLE {} ADD {}").format(table, sql.SQL(definition)))
-    for name in old_constraints.keys() - _table_constraints(new).keys():
-        if name in live_constraints:
-            steps.append(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(table, sql.Identifier(name)))
+        alter("DROP COLUMN {}", sql.Identifier(name))
+    for name, definition in want_cons.items():
+        if name not in live_constraints or had_cons.get(name, definition) != definition:
+            alter("ADD {}", sql.SQL(definition))
     return steps
 
 
