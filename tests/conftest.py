@@ -120,3 +120,11 @@ def connect(pg: Cluster):
     yield _connect
     for conn in opened:
         conn.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A skipped test fails the run: in this project nothing may skip silently."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and reporter.stats.get("skipped") and exitstatus == 0:
+        reporter.write_line("FAILED: tests were skipped; every test must run", red=True)
+        session.exitstatus = 1
