@@ -24,6 +24,7 @@ from typing import Any, Optional
 import pulumi
 from pglast import parse_sql
 from pglast.parser import ParseError
+from psycopg import sql
 from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult,
                             ReadResult, ResourceProvider, UpdateResult)
 
@@ -94,7 +95,6 @@ class SqlObjectProvider(ResourceProvider):
             if live is None:
                 return
             if replaces:
-                from psycopg import sql
                 table = sql.Identifier(*olds["identity"].split(".", 1))
                 if pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]:
                     raise PlanError(f"refusing to replace table {olds['identity']}: it holds rows")

@@ -195,6 +195,7 @@ def _referenced_names(text: str, depth: int = 0) -> set[str]:
     words = [(t, text[t.start:t.end + 1]) for t in tokens]
     for i, (t, w) in enumerate(words):
         if t.name == "SCONST" and depth < 2:
+            # look inside literals: function bodies ($tag$...$tag$) and 'regclass' names
             inner = w
             if inner.startswith("$"):
                 inner = inner[inner.index("$", 1) + 1:inner.rindex("$", 0, len(inner) - 1)]
