@@ -25,7 +25,7 @@ db-stop:
 	$(PY) scripts/localpg.py stop
 
 stack: venv toolchain
-	@$(PULUMI) stack select $(STACK) 2>/dev/null || $(PULUMI) stack init $(STACK)
+	@. scripts/env.sh && { pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK); }
 
 up: db stack
 	$(PULUMI) up --yes --stack $(STACK)
