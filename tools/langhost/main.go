@@ -193,7 +193,11 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	cmd.Dir = req.GetInfo().GetProgramDirectory()
-	config, err := json.Marshal(req.GetConfig())
+	cfg := req.GetConfig()
+	if cfg == nil {
+		cfg = map[string]string{} // the SDK expects a JSON object, never null
+	}
+	config, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
 	}
