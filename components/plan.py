@@ -32,7 +32,7 @@ def _qualified(identity: str) -> sql.Identifier:
 def _function_parts(identity: str) -> tuple[sql.Identifier, sql.SQL]:
     name, _, args = identity.partition("(")
     # the argument list is pglast's rendering of our own sql/ files, not user input
-    return _qualified(name), sql.SQL(args.rstrip(")"))
+    return _qualified(name), sql.SQL(args.removesuffix(")"))
 
 
 def drop_statements(kind: str, identity: str, statements: list[str]) -> list[Statement]:
@@ -124,9 +124,10 @@ def _constraints(create: ast.CreateStmt) -> dict[str, str]:
 
 
 def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | None, new: ast.CreateStmt,
-                live: dict[str, Any]) -> list[Statement]:
+                live: dict[str, Any], applied: dict[str, Any] | None) -> list[Statement]:
     table = _qualified(identity)
-    live_columns = [c[0] for c in live.get("columns") or ()]
+    live_cols = {c[0]: c for c in live.get("columns") or ()}      # name, type, not null, default
+    applied_cols = {c[0]: c for c in (applied or {}).get("columns") or ()}
     live_constraints = {c[0] for c in live.get("constraints") or ()}
     want, had = _columns(new), (_columns(old) if old is not None else {})
     want_cons, had_cons = _constraints(new), (_constraints(old) if old is not None else {})
@@ -140,26 +141,35 @@ def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | Non
         if name not in want_cons or want_cons[name] != had_cons[name]:
             alter("DROP CONSTRAINT {}", sql.Identifier(name))
     for name, col in want.items():
-        if name not in live_columns:
+        if name not in live_cols:
             bare = ast.ColumnDef(colname=col.colname, typeName=col.typeName, constraints=tuple(
                 c for c in col.constraints or () if c.contype.name not in _NAMED))
             alter("ADD COLUMN {}", sql.SQL(RawStream()(bare)))
             continue
-        if name not in had:
-            continue
-        (old_type, old_nn, old_def), (new_type, new_nn, new_def) = _column_parts(had[name]), _column_parts(col)
+        new_type, new_nn, new_def = _column_parts(col)
+        old_type, old_nn, old_def = _column_parts(had[name]) if name in had else (new_type, new_nn, new_def)
+        live_type, live_nn, live_def = live_cols[name][1:4]
+        was = applied_cols.get(name)  # catalog form at the last apply: drift is live != was
         if old_type != new_type:
             raise PlanError(f"column {identity}.{name} would change from `{old_type}` to `{new_type}`: "
                             "changing a column's type in place can lose data; write a migration for it")
+        if was is not None and was[1] != live_type:
+            raise PlanError(f"column {identity}.{name} was changed by hand from {was[1]} to {live_type}: "
+                            "change it back by hand (a type change can lose data)")
         column = sql.Identifier(name)
-        if old_nn != new_nn:
-            alter("ALTER COLUMN {} " + ("SET" if new_nn else "DROP") + " NOT NULL", column)
-        if old_def != new_def:
+        # NOT NULL: as the SQL now says if it changed, else as applied if changed by hand
+        # (primary keys and identities imply NOT NULL, so the SQL alone cannot be compared)
+        target_nn = new_nn if old_nn != new_nn else (was[2] if was is not None else live_nn)
+        if live_nn != target_nn:
+            alter("ALTER COLUMN {} " + ("SET" if target_nn else "DROP") + " NOT NULL", column)
+        # defaults: the catalog prints them its own way, so compare like with like
+        default_drifted = was is not None and was[3] != live_def
+        if old_def != new_def or default_drifted:
             if new_def is None:
                 alter("ALTER COLUMN {} DROP DEFAULT", column)
             else:
                 alter("ALTER COLUMN {} SET DEFAULT {}", column, sql.SQL(new_def))
-    for name in live_columns:
+    for name in live_cols:
         if name in want:
             continue
         holds_data = pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NOT NULL)").format(
@@ -175,11 +185,12 @@ def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | Non
 
 
 def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None, new: list[str],
-         live: Any | None) -> list[Statement]:
+         live: Any | None, applied: Any | None = None) -> list[Statement]:
     """Statements that make the live object match `new`.
 
-    `old` is what was last applied (None on create), `live` the catalog
-    fingerprint now (None when the object does not exist).
+    `old` is the SQL last applied (None on create) and `applied` the catalog
+    fingerprint recorded then; `live` is the fingerprint now (None when the
+    object does not exist). Where live and applied differ, the object drifted.
     """
     if live is None:
         return list(new)
@@ -190,7 +201,7 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
     if kind in ("event_trigger", "index", "type"):
         return [*drop_statements(kind, identity, new), *new]
     if kind == "table":
-        return [*_table_plan(pg, identity, old_create, create, live), *attached]
+        return [*_table_plan(pg, identity, old_create, create, live, applied), *attached]
     if kind == "sequence":
         if old_create is not None and RawStream()(old_create) != RawStream()(create):
             raise PlanError(f"sequence {identity} would change: changing a sequence in place "

@@ -79,45 +79,50 @@ class SqlObjectProvider(ResourceProvider):
         sql_changed = _normalized(olds["statements"]) != _normalized(news["statements"])
         drifted = olds.get("fingerprint") != olds.get("applied")
         connection_changed = olds["connection"] != news["connection"]
-        if olds["kind"] == "table" and (replaces or sql_changed):
-            self._check_table_change(olds, news, replaces)
+        if olds["kind"] in ("table", "sequence") and (replaces or sql_changed or drifted):
+            self._check_destructive(olds, news, replaces)
         return DiffResult(
             changes=bool(replaces or sql_changed or drifted or connection_changed),
             replaces=replaces,
             delete_before_replace=True,
         )
 
-    def _check_table_change(self, olds: dict, news: dict, replaces: list[str]) -> None:
-        """Refuse, at preview, a table change that would lose rows."""
+    def _check_destructive(self, olds: dict, news: dict, replaces: list[str]) -> None:
+        """Refuse, at preview, a change that would lose data: the same plan as at apply,
+        computed read-only."""
         conn = Connection.from_props(olds["connection"])
         with session(conn) as pg:
-            live = catalog.inspect(pg, "table", olds["identity"], olds["statements"])
+            live = catalog.inspect(pg, olds["kind"], olds["identity"], olds["statements"])
             if live is None:
                 return
-            if replaces:
+            if replaces and olds["kind"] == "table":
                 table = sql.Identifier(*olds["identity"].split(".", 1))
                 if pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]:
                     raise PlanError(f"refusing to replace table {olds['identity']}: it holds rows")
                 return
-            plan(pg, "table", olds["identity"], olds["statements"], news["statements"], live)
+            if not replaces:
+                plan(pg, olds["kind"], olds["identity"], olds["statements"], news["statements"], live,
+                     olds.get("applied"))
 
-    def _apply(self, props: dict[str, Any], old_statements: Optional[list[str]]) -> dict[str, Any]:
+    def _apply(self, props: dict[str, Any], old: Optional[dict[str, Any]]) -> dict[str, Any]:
         conn = Connection.from_props(props["connection"])
         kind, identity, statements = props["kind"], props["identity"], list(props["statements"])
         with apply_transaction(conn) as pg:
             live = catalog.inspect(pg, kind, identity, statements)
-            for step in plan(pg, kind, identity, old_statements, statements, live):
+            for step in plan(pg, kind, identity, old and old["statements"], statements, live,
+                             old and old.get("applied")):
                 pg.execute(step)
             after = catalog.inspect(pg, kind, identity, statements)
-        if after is None:
-            raise ProviderError(f"{kind} {identity} does not exist after applying its SQL")
+            if after is None:  # raised inside the transaction: nothing is committed
+                raise ProviderError(f"{kind} {identity} cannot be found in the catalog after applying its SQL "
+                                    "(object names must be lower case and unquoted)")
         return {**props, "applied": after, "fingerprint": after}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(props["identity"], self._apply(props, None))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(self._apply(news, olds["statements"]))
+        return UpdateResult(self._apply(news, olds))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         conn = Connection.from_props(props["connection"])

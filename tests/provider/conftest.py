@@ -1,0 +1,75 @@
+"""Fixtures of the provider suite: a fresh database per test (tests/conftest.py),
+per-test role names (roles are cluster-wide, so every test gets its own), and a
+stack whose objects come from components.desired exactly as the program builds
+them. One full install is shared by the read-only tests of a module."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from components.desired import Settings
+from tests.conftest import _create_db, _drop_db
+
+from .support import Stack, connection
+
+
+def _drop_roles(pg, db: str | None, roles: tuple[str, ...]) -> None:
+    with psycopg.connect(pg.dsn(), autocommit=True) as admin:
+        existing = [r for (r,) in admin.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)", (list(roles),))]
+    if not existing:
+        return
+    idents = sql.SQL(", ").join(sql.Identifier(r) for r in existing)
+    if db is not None:
+        try:
+            with psycopg.connect(pg.dsn(db), autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(idents))
+        except psycopg.OperationalError:
+            pass  # the database is gone already, and its privileges with it
+    with psycopg.connect(pg.dsn(), autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(idents))
+
+
+def unique_settings(**kw) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(writer_role=f"st_w_{tag}", reader_role=f"st_r_{tag}", **kw)
+
+
+@pytest.fixture
+def settings(pg, db) -> Iterator[Settings]:
+    """Settings with role names of this test only; the roles go away afterwards."""
+    s = unique_settings()
+    yield s
+    _drop_roles(pg, db, (s.writer_role, s.reader_role))
+
+
+@pytest.fixture
+def conn(pg, db) -> dict:
+    return connection(pg, db)
+
+
+@pytest.fixture
+def stack(conn, settings) -> Stack:
+    """Nothing applied yet: call stack.install(...) for the objects a test needs."""
+    return Stack.for_settings(conn, settings)
+
+
+@pytest.fixture(scope="module")
+def installed(pg) -> Iterator[Stack]:
+    """Every object of the default settings (trackDdl on) created through the
+    provider in desired order into a database of this module. Read-only: tests
+    that change the database use `stack` instead."""
+    db = _create_db(pg)
+    s = unique_settings()
+    try:
+        st = Stack.for_settings(connection(pg, db), s)
+        st.install()
+        yield st
+    finally:
+        _drop_db(pg, db)
+        _drop_roles(pg, None, (s.writer_role, s.reader_role))

@@ -1,0 +1,70 @@
+"""diff beyond the SQL text: drift recorded in the state, connection changes
+(password: update in place; host/port/database: replace), kind/identity changes,
+and the refusal to replace a table that holds rows."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from components.plan import PlanError
+
+from .support import Stack, key
+
+TABLE = "util.audit_log"
+FN = "util.log_audit_event(text, text, text, text, jsonb)"
+
+
+def test_drift_recorded_in_the_state_is_a_change(stack: Stack):
+    stack.install([FN])
+    obj = stack.obj(FN)
+    outs = stack.outs[key(obj)]
+    assert stack.diff(obj).changes is False
+    drifted = {**outs, "fingerprint": {**outs["fingerprint"], "comment": "changed"}}
+    d = stack.diff(obj, olds=drifted)
+    assert d.changes is True and d.replaces == []
+
+
+def test_new_password_updates_in_place(stack: Stack):
+    stack.install([FN])
+    obj = stack.obj(FN)
+    olds = stack.outs[key(obj)]
+    news = {**stack.inputs(obj), "connection": {**stack.conn, "password": "rotated"}}
+    d = stack.provider.diff(obj.identity, olds, news)
+    assert d.changes is True and d.replaces == []
+
+
+@pytest.mark.parametrize("field, value", [("host", "localhost"), ("database", "elsewhere"), ("port", 1)])
+def test_moving_to_another_database_replaces(stack: Stack, field, value):
+    stack.install([FN])
+    obj = stack.obj(FN)
+    news = {**stack.inputs(obj), "connection": {**stack.conn, field: value}}
+    d = stack.provider.diff(obj.identity, stack.outs[key(obj)], news)
+    assert d.changes is True and d.replaces == ["connection"] and d.delete_before_replace is True
+
+
+@pytest.mark.parametrize("field, value", [("kind", "view"), ("identity", "util.other()")])
+def test_kind_or_identity_change_replaces(stack: Stack, field, value):
+    stack.install([FN])
+    obj = stack.obj(FN)
+    d = stack.provider.diff(obj.identity, stack.outs[key(obj)], {**stack.inputs(obj), field: value})
+    assert d.replaces == [field]
+
+
+def test_replacing_a_table_that_holds_rows_is_refused_at_diff(stack: Stack, pg):
+    stack.install([TABLE])
+    obj = stack.obj(TABLE)
+    news = {**stack.inputs(obj), "connection": {**stack.conn, "database": "elsewhere"}}
+    assert stack.provider.diff(obj.identity, stack.outs[key(obj)], news).replaces == ["connection"]
+    with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
+        c.execute("INSERT INTO util.audit_log (event_type, resource_type) VALUES ('E', 'R')")
+    with pytest.raises(PlanError, match="refusing to replace table util.audit_log: it holds rows"):
+        stack.provider.diff(obj.identity, stack.outs[key(obj)], news)
+
+
+def test_diff_of_an_unchanged_table_does_not_touch_the_database(stack: Stack):
+    stack.install([TABLE])
+    obj = stack.obj(TABLE)
+    olds = {**stack.outs[key(obj)], "connection": {**stack.conn, "password": "wrong"}}
+    news = {**stack.inputs(obj), "connection": olds["connection"]}
+    assert stack.provider.diff(obj.identity, olds, news).changes is False  # no connection attempted
