@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import psycopg
+from psycopg import sql
 
 REPO = Path(__file__).resolve().parent.parent
 SQL_DIR = REPO / "sql"
@@ -84,7 +85,7 @@ class Bench:
     def create_db(self, prefix: str) -> str:
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
         with self.connect() as c:
-            c.execute(f'CREATE DATABASE "{name}"')
+            c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return name
 
     def env(self) -> dict[str, str]:
@@ -92,17 +93,9 @@ class Bench:
         e.update(self.cluster.env())
         return e
 
-    def psql(self, db: str, *, file: Path | None = None, command: str | None = None,
-             quiet: bool = True) -> subprocess.CompletedProcess:
-        args = [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(db)]
-        if file is not None:
-            args += ["-f", str(file)]
-        if command is not None:
-            args += ["-c", command]
-        r = subprocess.run(args, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"psql failed ({r.returncode}): {r.stderr[-2000:]}")
-        return r
+    def psql(self, db: str, *, file: Path | None = None, command: str | None = None
+             ) -> subprocess.CompletedProcess:
+        return self.cluster.psql(db, file=file, command=command)
 
     def timed_psql(self, db: str, file: Path) -> float:
         t0 = time.perf_counter()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from psycopg import sql
+
 from .common import Bench, Row, median
 
 # One group = 12 statements; each tuple is (statement, tracked rows it yields).
@@ -44,10 +46,10 @@ def write_script(path: Path, statements: int) -> tuple[int, int]:
 
 
 def set_triggers(b: Bench, db: str, on: bool) -> None:
-    mode = "ENABLE" if on else "DISABLE"
+    mode = sql.SQL("ENABLE" if on else "DISABLE")
     with b.connect(db) as c:
-        c.execute(f"ALTER EVENT TRIGGER auto_ddl_tracker {mode}")
-        c.execute(f"ALTER EVENT TRIGGER auto_ddl_tracker_drop {mode}")
+        for trigger in ("auto_ddl_tracker", "auto_ddl_tracker_drop"):
+            c.execute(sql.SQL("ALTER EVENT TRIGGER {} {}").format(sql.Identifier(trigger), mode))
 
 
 def run(b: Bench, quick: bool = False, statements: int | None = None, reps: int | None = None,

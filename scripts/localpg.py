@@ -177,6 +177,19 @@ class Cluster:
         pw = self.password if password is None else password
         return f"host=127.0.0.1 port={self.port} dbname={dbname} user={user} password={pw}"
 
+    def psql(self, dbname: str, *, file: Path | None = None, command: str | None = None,
+             check: bool = True) -> subprocess.CompletedProcess:
+        """Run psql as a user would: stop at the first error, one session."""
+        args = [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(dbname)]
+        if file is not None:
+            args += ["-f", str(file)]
+        if command is not None:
+            args += ["-c", command]
+        r = subprocess.run(args, capture_output=True, text=True)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"psql failed ({r.returncode}): {r.stderr[-2000:]}")
+        return r
+
     def env(self) -> dict[str, str]:
         return {
             "PGHOST": "127.0.0.1",

@@ -8,7 +8,6 @@ another build (`make test-pg15` runs the suite on Debian's PostgreSQL 15).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -22,7 +21,7 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from scripts.localpg import Cluster, bin_dir, free_port  # noqa: E402
+from scripts.localpg import Cluster, free_port  # noqa: E402
 
 SQL_DIR = REPO / "sql"
 
@@ -78,31 +77,15 @@ def db(new_db) -> str:
     return new_db()
 
 
-def run_psql(pg: Cluster, dbname: str, *, file: Path | None = None, command: str | None = None,
-             check: bool = True) -> subprocess.CompletedProcess:
-    """Run psql as a user would: stop on the first error, one session."""
-    args = [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.dsn(dbname)]
-    if file is not None:
-        args += ["-f", str(file)]
-    if command is not None:
-        args += ["-c", command]
-    r = subprocess.run(args, capture_output=True, text=True)
-    if check and r.returncode != 0:
-        raise AssertionError(f"psql failed ({r.returncode}): {r.stderr}")
-    return r
-
-
 @pytest.fixture
 def psql(pg: Cluster):
-    def _psql(dbname: str, **kw) -> subprocess.CompletedProcess:
-        return run_psql(pg, dbname, **kw)
-    return _psql
+    return pg.psql
 
 
 @pytest.fixture
 def installed_db(pg: Cluster, db: str) -> str:
     """A fresh database with the tracking system installed by psql -f sql/install.sql."""
-    run_psql(pg, db, file=SQL_DIR / "install.sql")
+    pg.psql(db, file=SQL_DIR / "install.sql")
     return db
 
 

@@ -4,6 +4,7 @@ through the SECURITY DEFINER functions but can never write the tables directly."
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 import pytest
 
 from tests.sql import seed_sql
@@ -17,11 +18,11 @@ TABLES = ["util.audit_log", "script_tracking.script_execution_h", "script_tracki
 def roles(installed_db, connect):
     admin = connect(installed_db)
     for r in ("st_plain", "st_writer", "st_reader"):
-        admin.execute(f"CREATE ROLE {r} LOGIN PASSWORD '{PW}'")
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(r), sql.Literal(PW)))
     yield admin
     for r in ("st_plain", "st_writer", "st_reader"):
-        admin.execute(f"DROP OWNED BY {r}")
-        admin.execute(f"DROP ROLE {r}")
+        admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(r)))
+        admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(r)))
 
 
 def _expect_denied(conn, sql, params=()):
