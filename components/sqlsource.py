@@ -11,7 +11,6 @@ Plain data in, plain data out: nothing here talks to a database or to Pulumi.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,9 +19,9 @@ from pglast.parser import ParseError, scan
 from pglast.stream import RawStream
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-# Files of objects the dynamic provider manages, in creation order. Schemas come
-# from pulumi-postgresql (00_schemas.sql is for the psql path only); the event
-# triggers are their own file because `trackDdl` switches them on and off.
+# Files of objects the dynamic provider manages, in creation order. Schemas are
+# declared by components.desired (00_schemas.sql is for the psql path only); the
+# event triggers are their own file because `trackDdl` switches them on and off.
 OBJECT_FILES = ("10_audit.sql", "20_tracking.sql", "30_ddl_tracker.sql")
 TRIGGER_FILES = ("40_ddl_triggers.sql",)
 
@@ -33,20 +32,13 @@ class SqlSourceError(ValueError):
 
 @dataclass(frozen=True)
 class DbObject:
-    kind: str                  # table, sequence, function, index, view, event_trigger, type
+    kind: str                  # table, sequence, function, index, view, type, event_trigger;
+                               # components.desired adds schema, role, grant and data
     identity: str              # e.g. script_tracking.track_operation(text, text, jsonb)
     schema: str | None
     name: str
     statements: tuple[str, ...]  # as written (comments stripped at the edges), in order
     depends_on: tuple[str, ...] = field(default=())
-
-    @property
-    def sql(self) -> str:
-        return ";\n\n".join(self.statements) + ";"
-
-    @property
-    def normalized(self) -> str:
-        return normalize(self.sql)
 
 
 # ---------------------------------------------------------------- normalization
@@ -93,10 +85,6 @@ def _canonical(stmt: ast.Node) -> str:
 def normalize(sql: str) -> str:
     """Parser-normalized SQL: equal for texts that differ only in layout or comments."""
     return ";\n".join(_canonical(rs.stmt) for rs in parse_sql(sql))
-
-
-def fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- identification
