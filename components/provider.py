@@ -33,10 +33,6 @@ from .db import Connection, ProviderError, apply_transaction, session
 from .plan import PlanError, drop_statements, plan
 from .sqlsource import DbObject, normalize
 
-KINDS = ("schema", "role", "table", "sequence", "index", "view", "function", "type", "event_trigger",
-         "grant", "data")
-
-
 def _normalized(statements: list[str]) -> str:
     return normalize(";\n".join(statements))
 
@@ -61,7 +57,7 @@ class SqlObjectProvider(ResourceProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
-        if news.get("kind") not in KINDS:
+        if news.get("kind") not in RESOURCE_TYPES:
             failures.append(CheckFailure("kind", f"unknown object kind {news.get('kind')!r}"))
         if not news.get("statements"):
             failures.append(CheckFailure("statements", "an object needs at least one statement"))
