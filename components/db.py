@@ -9,7 +9,7 @@ user's long lock). Errors become one line that names the SQLSTATE.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
 import psycopg
@@ -30,7 +30,7 @@ class Connection:
     port: int
     database: str
     username: str
-    password: str
+    password: str = field(repr=False)
     sslmode: str = "prefer"
     lock_timeout_ms: int = 5000
     statement_timeout_ms: int = 60000
@@ -75,6 +75,8 @@ def connect(conn: Connection) -> psycopg.Connection:
             host=conn.host, port=conn.port, dbname=conn.database, user=conn.username,
             password=conn.password, sslmode=conn.sslmode, connect_timeout=10,
             application_name="script-tracking-provider", autocommit=True,
+            # catalog text (regprocedure, pg_get_*def) must not depend on a role's search_path
+            options="-c search_path=pg_catalog",
         )
     except psycopg.Error as exc:
         raise ProviderError(describe(exc, conn)) from None

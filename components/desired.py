@@ -24,7 +24,7 @@ READER_VIEWS = ("script_tracking.ddl_history",)
 
 @dataclass(frozen=True)
 class Settings:
-    """What a stack configures (validated by the caller, see components.config)."""
+    """What a stack configures (validated by the caller: __main__.py)."""
 
     track_ddl: bool = True
     writer_role: str = "script_tracking_writer"
@@ -81,8 +81,10 @@ def desired_objects(s: Settings) -> list[DbObject]:
     objects += [replace(o, depends_on=o.depends_on + ((o.schema,) if o.schema in schemas else ()))
                 for o in sources]
     for role in (s.writer_role, s.reader_role):
-        objects.append(DbObject("role", role, None, role,
-                                (_render(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role))),)))
+        # every attribute spelled out, so that drift of any of them can be undone
+        objects.append(DbObject("role", role, None, role, (_render(sql.SQL(
+            "CREATE ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT").format(
+                sql.Identifier(role))),)))
 
     def functions(names: tuple[str, ...]) -> list[str]:
         found = [o.identity for o in sources if o.kind == "function"
@@ -94,7 +96,9 @@ def desired_objects(s: Settings) -> list[DbObject]:
 
     for role, funcs, views in ((s.writer_role, functions(WRITER_FUNCTIONS), ()),
                                (s.reader_role, functions(READER_FUNCTIONS), READER_VIEWS)):
-        for schema in schemas:
+        # USAGE only on the schemas of what the role may call or read (not util: the
+        # audit function runs inside definer functions)
+        for schema in sorted({t.partition("(")[0].split(".")[0] for t in (*funcs, *views)} & set(schemas)):
             objects.append(_grant("USAGE", "schema", schema, role, sql.Identifier(schema), (schema, role)))
         for f in funcs:
             objects.append(_grant("EXECUTE", "function", f, role, _function_target(f), (f, role)))

@@ -35,8 +35,16 @@ def _function_parts(identity: str) -> tuple[sql.Identifier, sql.SQL]:
     return _qualified(name), sql.SQL(args.removesuffix(")"))
 
 
-def drop_statements(kind: str, identity: str, statements: list[str]) -> list[Statement]:
-    """How to remove an object that exists (the caller checks that it does)."""
+def drop_statements(kind: str, identity: str, statements: list[str], adopted: bool = False) -> list[Statement]:
+    """How to remove an object that exists (the caller checks that it does).
+
+    `adopted` objects existed before the stack created them: an adopted role
+    stays (it is the user's), an adopted schema is dropped only if it is empty.
+    """
+    if adopted and kind == "role":
+        return []
+    if adopted and kind == "schema":
+        return [sql.SQL("DROP SCHEMA IF EXISTS {} RESTRICT").format(sql.Identifier(identity))]
     if kind == "function":
         name, args = _function_parts(identity)
         return [sql.SQL("DROP FUNCTION IF EXISTS {}({})").format(name, args)]
@@ -46,8 +54,11 @@ def drop_statements(kind: str, identity: str, statements: list[str]) -> list[Sta
         # destroy is the complete rollback: whatever is left in our schemas goes too
         return [sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(identity))]
     if kind == "role":
+        # whatever the role was made to own is kept (it passes to the applying user);
+        # DROP OWNED then only removes its privileges in this database
         role = sql.Identifier(identity)
-        return [sql.SQL("DROP OWNED BY {}").format(role), sql.SQL("DROP ROLE IF EXISTS {}").format(role)]
+        return [sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role),
+                sql.SQL("DROP OWNED BY {}").format(role), sql.SQL("DROP ROLE IF EXISTS {}").format(role)]
     if kind == "grant":
         stmt = parse_sql(statements[0])[0].stmt
         stmt.is_grant = False
@@ -56,6 +67,20 @@ def drop_statements(kind: str, identity: str, statements: list[str]) -> list[Sta
         return [sql.SQL("DELETE FROM {}").format(_qualified(identity))]
     keyword = {"table": "TABLE", "sequence": "SEQUENCE", "index": "INDEX", "view": "VIEW", "type": "TYPE"}[kind]
     return [sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(keyword), _qualified(identity))]
+
+
+def _same(old: list[str], new: list[str]) -> bool:
+    from .sqlsource import normalize  # the same normalization as the diff
+    return normalize(";\n".join(old)) == normalize(";\n".join(new))
+
+
+def _revoke_public(kind: str, identity: str, drifted: bool) -> list[Statement]:
+    """Our schemas and sequences grant PUBLIC nothing; undo a grant made by hand.
+    (Functions and tables carry their own REVOKE ... FROM PUBLIC in sql/.)"""
+    if not drifted:
+        return []
+    target = sql.Identifier(identity) if kind == "schema" else _qualified(identity)
+    return [sql.SQL("REVOKE ALL ON {} {} FROM PUBLIC").format(sql.SQL(kind.upper()), target)]
 
 
 def _is_create(stmt: ast.Node) -> bool:
@@ -178,8 +203,13 @@ def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | Non
             raise PlanError(f"refusing to drop column {identity}.{name}: it holds data "
                             "(remove the data first, or keep the column)")
         alter("DROP COLUMN {}", sql.Identifier(name))
+    live_cons = {c[0]: c[1] for c in live.get("constraints") or ()}
+    applied_cons = {c[0]: c[1] for c in (applied or {}).get("constraints") or ()}
     for name, definition in want_cons.items():
-        if name not in live_constraints or had_cons.get(name, definition) != definition:
+        redefined_by_hand = name in applied_cons and live_cons.get(name) not in (None, applied_cons[name])
+        if redefined_by_hand and had_cons.get(name, definition) == definition:
+            alter("DROP CONSTRAINT {}", sql.Identifier(name))
+        if name not in live_constraints or had_cons.get(name, definition) != definition or redefined_by_hand:
             alter("ADD {}", sql.SQL(definition))
     return steps
 
@@ -196,6 +226,9 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
         return list(new)
     create, attached = _split(new)
     old_create = _split(old)[0] if old else None
+    drifted = applied is not None and live != applied
+    if old is not None and not drifted and _same(old, new):
+        return []  # e.g. only the connection changed: nothing to do in the database
     if kind in ("function", "view"):
         return [_or_replace(create), *attached]
     if kind in ("event_trigger", "index", "type"):
@@ -206,8 +239,17 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
         if old_create is not None and RawStream()(old_create) != RawStream()(create):
             raise PlanError(f"sequence {identity} would change: changing a sequence in place "
                             "can reuse numbers; write a migration for it")
-        return attached
-    if kind in ("schema", "role"):
-        return attached
+        if drifted and {k: v for k, v in live.items() if k != "public"} != \
+                {k: v for k, v in applied.items() if k != "public"}:
+            raise PlanError(f"sequence {identity} was changed by hand: change it back by hand "
+                            "(restoring it here could reuse numbers)")
+        return [*_revoke_public(kind, identity, drifted), *attached]
+    if kind == "schema":
+        return [*_revoke_public(kind, identity, drifted), *attached]
+    if kind == "role":
+        # back to the attributes it was declared with (CREATE ROLE ... -> ALTER ROLE ...)
+        alter_role = ast.AlterRoleStmt(role=ast.RoleSpec(roletype=0, rolename=create.role),
+                                       options=create.options, action=1)
+        return [RawStream()(alter_role), *attached] if drifted else attached
     # grants and data are idempotent as written
     return list(new)

@@ -46,7 +46,7 @@ def _replace_keys(olds: dict, news: dict) -> list[str]:
 
 
 class SqlObjectProvider(ResourceProvider):
-    # captures nothing secret; see FACTS.md on the cost of secret providers
+    # captures nothing secret, so it need not be encrypted into the state on every step
     serialize_as_secret_always = False
 
     def configure(self, req: ConfigureRequest) -> None:
@@ -86,7 +86,7 @@ class SqlObjectProvider(ResourceProvider):
     def _check_destructive(self, olds: dict, news: dict, replaces: list[str]) -> None:
         """Refuse, at preview, a change that would lose data: the same plan as at apply,
         computed read-only."""
-        conn = Connection.from_props(olds["connection"])
+        conn = Connection.from_props(olds["connection"] if replaces else news["connection"])
         with session(conn) as pg:
             live = catalog.inspect(pg, olds["kind"], olds["identity"], olds["statements"])
             if live is None:
@@ -105,6 +105,8 @@ class SqlObjectProvider(ResourceProvider):
         kind, identity, statements = props["kind"], props["identity"], list(props["statements"])
         with apply_transaction(conn) as pg:
             live = catalog.inspect(pg, kind, identity, statements)
+            # an object found on create existed before this stack: it is adopted
+            adopted = bool(old.get("adopted")) if old else live is not None
             for step in plan(pg, kind, identity, old and old["statements"], statements, live,
                              old and old.get("applied")):
                 pg.execute(step)
@@ -112,7 +114,7 @@ class SqlObjectProvider(ResourceProvider):
             if after is None:  # raised inside the transaction: nothing is committed
                 raise ProviderError(f"{kind} {identity} cannot be found in the catalog after applying its SQL "
                                     "(object names must be lower case and unquoted)")
-        return {**props, "applied": after, "fingerprint": after}
+        return {**props, "applied": after, "fingerprint": after, "adopted": adopted}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(props["identity"], self._apply(props, None))
@@ -126,7 +128,7 @@ class SqlObjectProvider(ResourceProvider):
         with apply_transaction(conn) as pg:
             if catalog.inspect(pg, kind, identity, statements) is None:
                 return  # already gone: deleting is idempotent
-            for step in drop_statements(kind, identity, statements):
+            for step in drop_statements(kind, identity, statements, bool(props.get("adopted"))):
                 pg.execute(step)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

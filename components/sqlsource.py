@@ -236,10 +236,12 @@ def load_objects(files: tuple[str, ...], sql_dir: Path = SQL_DIR) -> list[DbObje
     objects = []
     for identity in order:
         kind, schema, name = kinds[identity]
-        body = ";\n".join(stmts[identity])
         deps = []
-        for qn in sorted(_referenced_names(body)):
+        # what the CREATE statement names (its COMMENT text or GRANTs add no dependency)
+        for qn in sorted(_referenced_names(stmts[identity][0])):
             for dep in by_qualname.get(qn, ()):
+                # a later object can only be named where PostgreSQL binds late (a
+                # PL/pgSQL body); creation order already follows the files
                 if dep != identity and order.index(dep) < order.index(identity) and dep not in deps:
                     deps.append(dep)
         objects.append(DbObject(kind, identity, schema, name, tuple(stmts[identity]), tuple(deps)))

@@ -215,3 +215,8 @@ def table_variant(text: str, *, drop: Iterable[str] = (), add: Iterable[str] = (
         elts.append(parse_sql(f"CREATE TABLE x ({definition})")[0].stmt.tableElts[0])
     stmt.tableElts = tuple(elts)
     return RawStream()(stmt)
+
+
+# The provider reads the catalog with search_path = pg_catalog (components.db), so
+# that its text does not depend on a role's settings; compare like with like.
+CATALOG_OPTIONS = "-c search_path=pg_catalog"

@@ -4,6 +4,7 @@ next update; objects dropped by hand read as gone so that up re-creates them."""
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 import pytest
 
 from .support import Stack, key
@@ -157,13 +158,38 @@ def test_event_trigger_disabled_by_hand_is_re_enabled(stack: Stack, pg):
                          ).fetchone()[0] == "O"
 
 
-def test_schema_privileges_granted_to_public_by_hand_are_detected(stack: Stack, pg):
+def test_schema_privileges_granted_to_public_by_hand_are_revoked(stack: Stack, pg):
     stack.install(["util"])
     _sql(stack, pg, "GRANT CREATE ON SCHEMA util TO PUBLIC")
-    obj = stack.obj("util")
+    _assert_drift_repaired(stack, stack.obj("util"))
+
+
+def test_role_attributes_changed_by_hand_are_restored(stack: Stack, pg):
+    role = next(o.identity for o in stack.objects if o.kind == "role")
+    stack.install([role])
+    _sql(stack, pg, sql.SQL("ALTER ROLE {} LOGIN CREATEDB").format(sql.Identifier(role)))
+    _assert_drift_repaired(stack, stack.obj(role))
+
+
+def test_constraint_redefined_by_hand_is_restored(stack: Stack, pg):
+    h = "script_tracking.script_execution_h"
+    stack.install([h])
+    _sql(stack, pg, "ALTER TABLE script_tracking.script_execution_h DROP CONSTRAINT script_execution_h_type_ck",
+         "ALTER TABLE script_tracking.script_execution_h ADD CONSTRAINT script_execution_h_type_ck CHECK (true)")
+    _assert_drift_repaired(stack, stack.obj(h))
+
+
+def test_sequence_changed_by_hand_is_refused(stack: Stack, pg):
+    from components.plan import PlanError
+    seq = "script_tracking.script_execution_version_seq"
+    stack.install([seq])
+    _sql(stack, pg, "ALTER SEQUENCE script_tracking.script_execution_version_seq INCREMENT 1000")
+    obj = stack.obj(seq)
     refreshed = stack.read(obj)
-    assert refreshed.outs["fingerprint"] != stack.outs[key(obj)]["applied"]
-    assert stack.diff(obj, olds=refreshed.outs).changes
+    with pytest.raises(PlanError, match="was changed by hand"):
+        stack.diff(obj, olds=refreshed.outs)
+    with pytest.raises(PlanError, match="was changed by hand"):
+        stack.update(obj, obj, olds=refreshed.outs)
 
 
 def test_grants_of_other_resources_are_not_drift(stack: Stack, pg):

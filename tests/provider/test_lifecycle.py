@@ -12,7 +12,7 @@ from components import catalog
 from components.desired import desired_objects
 from components.sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, load_objects
 
-from .support import Stack, add_comments, changed_body, flip_case, key, reformatted, respace, rewrite
+from .support import CATALOG_OPTIONS, Stack, add_comments, changed_body, flip_case, key, reformatted, respace, rewrite
 
 
 def test_create_returns_the_catalog_fingerprint_of_every_object(installed: Stack):
@@ -27,7 +27,7 @@ def test_create_returns_the_catalog_fingerprint_of_every_object(installed: Stack
 def test_the_install_is_the_one_psql_makes(installed: Stack, installed_db, pg):
     """Every object of sql/ looks the same in the catalog whether psql -f
     sql/install.sql or the provider created it."""
-    with psycopg.connect(pg.dsn(installed_db), autocommit=True) as c:
+    with psycopg.connect(pg.dsn(installed_db), autocommit=True, options=CATALOG_OPTIONS) as c:
         for o in load_objects(OBJECT_FILES + TRIGGER_FILES):
             by_psql = catalog.inspect(c, o.kind, o.identity, list(o.statements))
             assert by_psql is not None, f"{o.identity} is not what psql creates"

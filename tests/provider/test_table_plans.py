@@ -24,13 +24,13 @@ from components.plan import PlanError, plan
 from components.provider import SqlObjectProvider
 from components.sqlsource import load_objects, normalize
 
-from .support import connection, props
+from .support import CATALOG_OPTIONS, connection, props
 
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "sqlsource" / "table_plan"
 
 
 def snapshot(pg, db: str) -> tuple:
-    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+    with psycopg.connect(pg.dsn(db), autocommit=True, options=CATALOG_OPTIONS) as c:
         fp = catalog.inspect(c, "table", "public.t", [])
         rows = c.execute("SELECT to_jsonb(t) FROM public.t t ORDER BY id").fetchall()
         oid = c.execute("SELECT 'public.t'::regclass::oid").fetchone()[0]
@@ -77,7 +77,7 @@ def test_table_plan(case, pg, new_db):
         return
 
     expected = (d / "expected.sql").read_text()
-    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+    with psycopg.connect(pg.dsn(db), autocommit=True, options=CATALOG_OPTIONS) as c:
         live = catalog.inspect(c, "table", "public.t", list(before.statements))
         steps = plan(c, "table", "public.t", list(before.statements), list(after.statements), live)
         rendered = ";\n".join(s if isinstance(s, str) else s.as_string(c) for s in steps)

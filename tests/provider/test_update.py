@@ -12,7 +12,7 @@ from psycopg import sql
 from components import catalog
 from components.plan import PlanError
 
-from .support import Stack, changed_body, table_variant, with_statements
+from .support import CATALOG_OPTIONS, Stack, changed_body, table_variant, with_statements
 
 TRACK = "script_tracking.track_operation(text, text, jsonb)"
 AUDIT = "util.audit_log"
@@ -36,7 +36,7 @@ def _live(stack: Stack, obj) -> dict:
 def _kw(stack: Stack) -> dict:
     k = stack.conn
     return dict(host=k["host"], port=k["port"], dbname=k["database"], user=k["username"],
-                password=k["password"], autocommit=True)
+                password=k["password"], autocommit=True, options=CATALOG_OPTIONS)
 
 
 def test_function_body_change_is_replaced_in_place(stack: Stack, pg):

@@ -166,12 +166,12 @@ def test_grants_for_writer_and_reader(on):
     grants = {r.name: r for r in regs if r.type == T + "Grant"}
     w, r = "script_tracking_writer", "script_tracking_reader"
     assert set(grants) == {
-        f"{w}: USAGE on schema script_tracking", f"{w}: USAGE on schema util",
+        f"{w}: USAGE on schema script_tracking",
         f"{w}: EXECUTE on function script_tracking.track_operation(text, text, jsonb)",
         f"{w}: EXECUTE on function script_tracking.complete_operation(bytea, boolean, text)",
         f"{w}: EXECUTE on function public.track_operation(text, text, jsonb)",
         f"{w}: EXECUTE on function public.complete_operation(bytea, boolean, text)",
-        f"{r}: USAGE on schema script_tracking", f"{r}: USAGE on schema util",
+        f"{r}: USAGE on schema script_tracking",
         f"{r}: EXECUTE on function script_tracking.get_execution_history"
         "(text, text, text, timestamptz, timestamptz, integer)",
         f"{r}: SELECT on table script_tracking.ddl_history",
@@ -182,8 +182,10 @@ def test_grants_for_writer_and_reader(on):
         'GRANT EXECUTE ON FUNCTION "public"."track_operation"(text, text, jsonb) TO "script_tracking_writer"']
     g = grants[f"{r}: SELECT on table script_tracking.ddl_history"]
     assert _deps(regs, g) == {("Role", r), ("View", "script_tracking.ddl_history")}
-    g = grants[f"{r}: USAGE on schema util"]
-    assert _deps(regs, g) == {("Role", r), ("Schema", "util")}
+    g = grants[f"{r}: USAGE on schema script_tracking"]
+    assert _deps(regs, g) == {("Role", r), ("Schema", "script_tracking")}
+    # least privilege: util is reached only through definer functions
+    assert not any(n.endswith("USAGE on schema util") for n in grants)
     # the reader cannot write, the writer cannot read history
     assert not any(n.startswith(r) and "track_operation" in n for n in grants)
     assert not any(n.startswith(w) and "get_execution_history" in n for n in grants)
@@ -193,9 +195,10 @@ def test_role_names_come_from_the_settings():
     regs, outputs = run(Settings(writer_role="app_writer", reader_role="app_reader"))
     roles = [r for r in regs if r.type == T + "Role"]
     assert [r.name for r in roles] == ["app_writer", "app_reader"]
-    assert roles[0].inputs["statements"] == ['CREATE ROLE "app_writer" NOLOGIN']
+    assert roles[0].inputs["statements"] == [
+        'CREATE ROLE "app_writer" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT']
     grants = [r.name for r in regs if r.type == T + "Grant"]
-    assert len(grants) == 10 and all(g.startswith(("app_writer: ", "app_reader: ")) for g in grants)
+    assert len(grants) == 8 and all(g.startswith(("app_writer: ", "app_reader: ")) for g in grants)
     assert (outputs["writer"], outputs["reader"]) == ("app_writer", "app_reader")
 
 

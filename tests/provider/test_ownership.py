@@ -1,0 +1,70 @@
+"""What the stack did not create, destroy does not take: a role that existed
+before stays, a schema that existed before is dropped only when empty. And a
+change of the connection alone (a rotated password, a new timeout) changes
+nothing in the database."""
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from components.db import ProviderError
+
+from .support import Stack, key
+
+
+
+def test_a_role_that_existed_before_survives_destroy(stack: Stack, pg, db):
+    role = next(o for o in stack.objects if o.kind == "role")
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        c.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role.identity)))
+        c.execute("CREATE TABLE public.app_data (v int)")
+        c.execute(sql.SQL("ALTER TABLE public.app_data OWNER TO {}").format(sql.Identifier(role.identity)))
+        c.execute("INSERT INTO public.app_data VALUES (1)")
+    outs = stack.create(role)
+    assert outs["adopted"] is True
+    stack.delete(role)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role.identity,)).fetchone()
+        assert c.execute("SELECT v FROM public.app_data").fetchall() == [(1,)]
+
+
+def test_a_role_we_created_goes_but_what_it_owns_stays(stack: Stack, pg, db):
+    role = next(o for o in stack.objects if o.kind == "role")
+    assert stack.create(role)["adopted"] is False
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        c.execute("CREATE TABLE public.made_later (v int)")
+        c.execute(sql.SQL("ALTER TABLE public.made_later OWNER TO {}").format(sql.Identifier(role.identity)))
+    stack.delete(role)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert not c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role.identity,)).fetchone()
+        assert c.execute("SELECT to_regclass('public.made_later') IS NOT NULL").fetchone()[0]
+
+
+def test_a_schema_that_existed_before_is_dropped_only_when_empty(stack: Stack, pg, db):
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        c.execute("CREATE SCHEMA util")
+        c.execute("CREATE TABLE util.users_own (v int)")
+    util = stack.obj("util")
+    assert stack.create(util)["adopted"] is True
+    with pytest.raises(ProviderError, match="2BP01"):
+        stack.delete(util)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert c.execute("SELECT to_regclass('util.users_own') IS NOT NULL").fetchone()[0]
+        c.execute("DROP TABLE util.users_own")
+    stack.delete(util)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert not c.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'util'").fetchone()
+
+
+def test_a_connection_change_alone_runs_no_ddl(stack: Stack, pg, db):
+    idx = "script_tracking.script_execution_h_recent_idx"
+    stack.install([idx])
+    obj = stack.obj(idx)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        oid = c.execute("SELECT %s::regclass::oid", (idx,)).fetchone()[0]
+    stack.conn = {**stack.conn, "lockTimeoutMs": 1234}
+    assert stack.diff(obj).changes  # the state must learn the new settings...
+    stack.update(obj, obj)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:  # ...but the index is not rebuilt
+        assert c.execute("SELECT %s::regclass::oid", (idx,)).fetchone()[0] == oid
+    assert stack.outs[key(obj)]["connection"]["lockTimeoutMs"] == 1234
