@@ -5,8 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PULUMI := . scripts/env.sh && pulumi
 STACK ?= dev
+# The dev stack's secrets (only the local server's password) use a published,
+# dev-only passphrase; set your own PULUMI_CONFIG_PASSPHRASE for any other stack.
+PULUMI_CONFIG_PASSPHRASE ?= script-tracking-dev
+export PULUMI_CONFIG_PASSPHRASE
 
-.PHONY: up preview refresh destroy psql test test-pg15 bench venv toolchain db db-stop clean
+.PHONY: up preview refresh destroy psql test test-pg15 bench venv toolchain db db-stop stack clean
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt

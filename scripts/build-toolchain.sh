@@ -12,6 +12,8 @@ bin=$root/.tools/bin
 PULUMI_VERSION=$(sed -n 's/^require github.com\/pulumi\/pulumi\/pkg\/v3 \(v.*\)$/\1/p' "$root/tools/cli/go.mod")
 SDK_VERSION=$(sed -n 's/^require github.com\/pulumi\/pulumi\/sdk\/v3 \(v.*\)$/\1/p; s/^\tgithub.com\/pulumi\/pulumi\/sdk\/v3 \(v[^ ]*\).*$/\1/p' "$root/tools/langhost/go.mod" | head -1)
 mkdir -p "$bin"
+# no VCS stamping: a checkout owned by another user, or no git, must not break the build
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
 
 stamp() { echo "$1" > "$bin/.$2.version"; }
 fresh() { [ -x "$bin/$2" ] && [ "$(cat "$bin/.$2.version" 2>/dev/null)" = "$1" ]; }

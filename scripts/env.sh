@@ -7,9 +7,10 @@ export PULUMI_HOME="$_st_root/.tools/pulumi-home"
 export PULUMI_BACKEND_URL="file://$_st_root/.state"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DIY_BACKEND_NO_LEGACY_WARNING=true
-# Local stacks use the passphrase secrets provider. The dev stack's passphrase is
-# a published dev-only value (its only secret is the local server's password);
-# set your own PULUMI_CONFIG_PASSPHRASE for any other stack.
-export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-script-tracking-dev}"
+# Local stacks use the passphrase secrets provider: export PULUMI_CONFIG_PASSPHRASE
+# yourself (the dev stack's is the dev-only `script-tracking-dev`, see Makefile).
+if [ -z "${PULUMI_CONFIG_PASSPHRASE+x}" ]; then
+    echo "scripts/env.sh: set PULUMI_CONFIG_PASSPHRASE (dev stack: script-tracking-dev)" >&2
+fi
 mkdir -p "$_st_root/.state" "$PULUMI_HOME"
 unset _st_root

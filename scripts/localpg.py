@@ -180,12 +180,14 @@ class Cluster:
     def psql(self, dbname: str, *, file: Path | None = None, command: str | None = None,
              check: bool = True) -> subprocess.CompletedProcess:
         """Run psql as a user would: stop at the first error, one session."""
-        args = [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(dbname)]
+        args = [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-d", dbname]
         if file is not None:
             args += ["-f", str(file)]
         if command is not None:
             args += ["-c", command]
-        r = subprocess.run(args, capture_output=True, text=True)
+        # the password goes in the environment, not on a command line that `ps` shows
+        r = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": self.password})
         if check and r.returncode != 0:
             raise RuntimeError(f"psql failed ({r.returncode}): {r.stderr[-2000:]}")
         return r

@@ -193,6 +193,9 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
 	cmd.Dir = req.GetInfo().GetProgramDirectory()
+	if cmd.Env == nil { // no virtualenv to activate: the program still gets our environment
+		cmd.Env = os.Environ()
+	}
 	cfg := req.GetConfig()
 	if cfg == nil {
 		cfg = map[string]string{} // the SDK expects a JSON object, never null
