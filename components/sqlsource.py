@@ -138,7 +138,7 @@ def _identify(stmt: ast.Node) -> tuple[str, str | None, str, str] | None:
     return None
 
 
-def _attached_to(stmt: ast.Node) -> list[str]:
+def attached_to(stmt: ast.Node) -> list[str]:
     """Identities a COMMENT / GRANT / REVOKE / ALTER SEQUENCE statement is about."""
     def obj_key(objtype, obj) -> str:
         if isinstance(obj, ast.ObjectWithArgs):
@@ -219,7 +219,7 @@ def load_objects(files: tuple[str, ...], sql_dir: Path = SQL_DIR) -> list[DbObje
                 stmts[identity] = [stmt_text]
                 order.append(identity)
                 continue
-            targets = _attached_to(rs.stmt)
+            targets = attached_to(rs.stmt)
             if not targets:
                 raise SqlSourceError(
                     f"{path.name}: unsupported statement {type(rs.stmt).__name__}: {stmt_text[:60]}...")

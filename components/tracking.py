@@ -58,13 +58,15 @@ class ScriptTracking(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         connection = args.connection.as_input()
         objects = desired_objects(args.settings)
-        self.resources: dict[str, pulumi.Resource] = {}
+        # identity -> the resources that carry it (a role and a schema may share a name);
+        # the filter rows are data, never a dependency, so they are not listed
+        by_identity: dict[str, list[pulumi.Resource]] = {}
         for obj in objects:
             cls = RESOURCE_TYPES[obj.kind]
             resource = cls(obj, connection, pulumi.ResourceOptions(
-                parent=self, depends_on=[self.resources[d] for d in obj.depends_on]))
-            # a table's filter rows share its identity; dependencies mean the table
-            self.resources.setdefault(obj.identity, resource)
+                parent=self, depends_on=[r for d in obj.depends_on for r in by_identity[d]]))
+            if obj.kind != "data":
+                by_identity.setdefault(obj.identity, []).append(resource)
 
         s = args.settings
         self.schemas = pulumi.Output.from_input([o.identity for o in objects if o.kind == "schema"])

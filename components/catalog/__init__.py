@@ -15,6 +15,8 @@ import psycopg
 from pglast import ast, parse_sql
 from psycopg import sql
 
+from ..sqlsource import attached_to  # the same identity rules as the sources
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -25,7 +27,6 @@ def query(kind: str) -> str:
 
 def grant_params(statement: str) -> dict[str, str]:
     """privilege, object kind, target and role of a one-object, one-role GRANT."""
-    from ..sqlsource import _attached_to  # the same identity rules as the sources
 
     stmt = parse_sql(statement)[0].stmt
     if not isinstance(stmt, ast.GrantStmt) or len(stmt.privileges or ()) != 1 or len(stmt.grantees) != 1:
@@ -35,7 +36,7 @@ def grant_params(statement: str) -> dict[str, str]:
     return {
         "privilege": stmt.privileges[0].priv_name,
         "on": on,
-        "target": _attached_to(stmt)[0],
+        "target": attached_to(stmt)[0],
         "role": stmt.grantees[0].rolename,
     }
 

@@ -267,3 +267,9 @@ def test_sql_the_provider_cannot_manage_stops_the_program(tmp_path):
         f.write("\nINSERT INTO util.audit_log (event_type, resource_type) VALUES ('x', 'y');\n")
     with pytest.raises(SqlSourceError, match="unsupported statement InsertStmt"):
         run(Settings(sql_dir=tmp_path))
+
+
+def test_a_role_named_like_a_schema_is_still_its_own_dependency():
+    regs, _ = run(Settings(writer_role="util", reader_role="st_reader"))
+    grant = next(r for r in regs if r.type == T + "Grant" and r.name == "util: USAGE on schema script_tracking")
+    assert ("Role", "util") in _deps(regs, grant)
