@@ -15,6 +15,9 @@ from psycopg import sql
 from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, load_objects
 
 FILTER_TABLE = "script_tracking.ddl_tracker_filter"
+# Objects that hold state: when they leave sql/ they stay in the database (Pulumi's
+# retain-on-delete); their schema drops them on destroy.
+RETAINED = ("table", "sequence")
 # The functions each role may call, by name; signatures come from sql/.
 WRITER_FUNCTIONS = ("script_tracking.track_operation", "script_tracking.complete_operation",
                     "public.track_operation", "public.complete_operation")
@@ -74,7 +77,8 @@ def desired_objects(s: Settings) -> list[DbObject]:
     schemas = sorted({o.schema for o in sources if o.schema and o.schema != "public"})
 
     objects: list[DbObject] = [
-        DbObject("schema", name, None, name, (_render(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name))),))
+        DbObject("schema", name, None, name, (_render(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name))),),
+                 owns=tuple((o.kind, o.identity) for o in sources if o.kind in RETAINED and o.schema == name))
         for name in schemas
     ]
     # every object in a schema of ours waits for that schema

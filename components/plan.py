@@ -35,14 +35,24 @@ def _function_parts(identity: str) -> tuple[sql.Identifier, sql.SQL]:
     return _qualified(name), sql.SQL(args.removesuffix(")"))
 
 
-def drop_statements(kind: str, identity: str, statements: list[str], adopted: bool = False) -> list[Statement]:
+def drop_statements(kind: str, identity: str, statements: list[str], adopted: bool = False,
+                    owns: tuple[tuple[str, str], ...] = ()) -> list[Statement]:
     """How to remove an object that exists (the caller checks that it does).
 
     `adopted` objects existed before the stack created them: an adopted role
-    stays (it is the user's), an adopted schema is dropped only if it is empty.
+    stays (it is the user's), an adopted schema is dropped only if nothing but
+    our tables (`owns`, dropped with it) is left in it.
     """
     if adopted and kind == "role":
         return []
+    if kind == "schema" and owns:
+        drops = []
+        for owned_kind in ("table", "sequence"):  # tables first: their defaults use the sequences
+            names = [_qualified(i) for k, i in owns if k == owned_kind]
+            if names:
+                drops.append(sql.SQL("DROP {} IF EXISTS {}").format(
+                    sql.SQL(owned_kind.upper()), sql.SQL(", ").join(names)))
+        return [*drops, *drop_statements(kind, identity, statements, adopted)]
     if adopted and kind == "schema":
         return [sql.SQL("DROP SCHEMA IF EXISTS {} RESTRICT").format(sql.Identifier(identity))]
     if kind == "function":

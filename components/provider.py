@@ -128,7 +128,8 @@ class SqlObjectProvider(ResourceProvider):
         with apply_transaction(conn) as pg:
             if catalog.inspect(pg, kind, identity, statements) is None:
                 return  # already gone: deleting is idempotent
-            for step in drop_statements(kind, identity, statements, bool(props.get("adopted"))):
+            for step in drop_statements(kind, identity, statements, bool(props.get("adopted")),
+                                        tuple(tuple(o) for o in props.get("owns") or ())):
                 pg.execute(step)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -158,6 +159,7 @@ class _SqlObject(pulumi.dynamic.Resource):
             "kind": obj.kind,
             "identity": obj.identity,
             "statements": list(obj.statements),
+            "owns": [list(o) for o in obj.owns],
             "connection": connection,
             "applied": None,
             "fingerprint": None,

@@ -39,6 +39,10 @@ class DbObject:
     name: str
     statements: tuple[str, ...]  # as written (comments stripped at the edges), in order
     depends_on: tuple[str, ...] = field(default=())
+    # for a schema: (kind, identity) of the tables and sequences of ours in it, which
+    # its deletion drops (they are retained when they leave the program, so that no
+    # update loses rows or reuses numbers)
+    owns: tuple[tuple[str, str], ...] = field(default=())
 
 
 # ---------------------------------------------------------------- normalization

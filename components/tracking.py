@@ -14,7 +14,7 @@ from typing import Optional
 
 import pulumi
 
-from .desired import Settings, desired_objects
+from .desired import RETAINED, Settings, desired_objects
 from .provider import RESOURCE_TYPES
 
 TYPE_TOKEN = "script-tracking:index:ScriptTracking"
@@ -64,7 +64,9 @@ class ScriptTracking(pulumi.ComponentResource):
         for obj in objects:
             cls = RESOURCE_TYPES[obj.kind]
             resource = cls(obj, connection, pulumi.ResourceOptions(
-                parent=self, depends_on=[r for d in obj.depends_on for r in by_identity[d]]))
+                parent=self, depends_on=[r for d in obj.depends_on for r in by_identity[d]],
+                # a table that leaves sql/ keeps its rows; its schema drops it on destroy
+                retain_on_delete=obj.kind in RETAINED))
             if obj.kind != "data":
                 by_identity.setdefault(obj.identity, []).append(resource)
 
