@@ -12,7 +12,7 @@ from pathlib import Path
 
 from psycopg import sql
 
-from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, load_objects
+from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, identifier, load_objects
 
 FILTER_TABLE = "script_tracking.ddl_tracker_filter"
 # Objects that hold state: when they leave sql/ they stay in the database (Pulumi's
@@ -51,17 +51,11 @@ def _grant(privilege: str, on: str, target: str, role: str, target_sql: sql.Comp
                     depends_on=depends_on)
 
 
-def _function_target(identity: str) -> sql.Composable:
-    name, _, args = identity.partition("(")
-    # the argument list is pglast's rendering of sql/, not user input
-    return sql.SQL("{}({}").format(sql.Identifier(*name.split(".", 1)), sql.SQL(args))
-
-
 def _filter_rows(s: Settings) -> DbObject:
     rows = [(kind, value) for kind, values in (
         ("include_schema", s.ddl_include_schemas), ("exclude_schema", s.ddl_exclude_schemas),
         ("include_tag", s.ddl_include_tags), ("exclude_tag", s.ddl_exclude_tags)) for value in values]
-    table = sql.Identifier(*FILTER_TABLE.split("."))
+    table = identifier(FILTER_TABLE)
     statements = [_render(sql.SQL("DELETE FROM {}").format(table))]
     if rows:
         statements.append(_render(sql.SQL("INSERT INTO {} (kind, value) VALUES {}").format(
@@ -105,8 +99,8 @@ def desired_objects(s: Settings) -> list[DbObject]:
         for schema in sorted({t.partition("(")[0].split(".")[0] for t in (*funcs, *views)} & set(schemas)):
             objects.append(_grant("USAGE", "schema", schema, role, sql.Identifier(schema), (schema, role)))
         for f in funcs:
-            objects.append(_grant("EXECUTE", "function", f, role, _function_target(f), (f, role)))
+            objects.append(_grant("EXECUTE", "function", f, role, identifier(f), (f, role)))
         for v in views:
-            objects.append(_grant("SELECT", "table", v, role, sql.Identifier(*v.split(".")), (v, role)))
+            objects.append(_grant("SELECT", "table", v, role, identifier(v), (v, role)))
     objects.append(_filter_rows(s))
     return objects

@@ -17,6 +17,7 @@ from pglast.stream import RawStream
 from psycopg import sql
 
 from .db import ProviderError
+from .sqlsource import identifier
 
 Statement = str | sql.Composable
 
@@ -25,14 +26,6 @@ class PlanError(ProviderError):
     """The change is destructive or unsupported; nothing was applied."""
 
 
-def _qualified(identity: str) -> sql.Identifier:
-    return sql.Identifier(*identity.split(".", 1))
-
-
-def _function_parts(identity: str) -> tuple[sql.Identifier, sql.SQL]:
-    name, _, args = identity.partition("(")
-    # the argument list is pglast's rendering of our own sql/ files, not user input
-    return _qualified(name), sql.SQL(args.removesuffix(")"))
 
 
 def drop_statements(kind: str, identity: str, statements: list[str], adopted: bool = False,
@@ -48,7 +41,7 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
     if kind == "schema" and owns:
         drops = []
         for owned_kind in ("table", "sequence"):  # tables first: their defaults use the sequences
-            names = [_qualified(i) for k, i in owns if k == owned_kind]
+            names = [identifier(i) for k, i in owns if k == owned_kind]
             if names:
                 drops.append(sql.SQL("DROP {} IF EXISTS {}").format(
                     sql.SQL(owned_kind.upper()), sql.SQL(", ").join(names)))
@@ -56,8 +49,7 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
     if adopted and kind == "schema":
         return [sql.SQL("DROP SCHEMA IF EXISTS {} RESTRICT").format(sql.Identifier(identity))]
     if kind == "function":
-        name, args = _function_parts(identity)
-        return [sql.SQL("DROP FUNCTION IF EXISTS {}({})").format(name, args)]
+        return [sql.SQL("DROP FUNCTION IF EXISTS {}").format(identifier(identity))]
     if kind == "event_trigger":
         return [sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(sql.Identifier(identity))]
     if kind == "schema":
@@ -74,9 +66,9 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
         stmt.is_grant = False
         return [RawStream()(stmt)]
     if kind == "data":
-        return [sql.SQL("DELETE FROM {}").format(_qualified(identity))]
+        return [sql.SQL("DELETE FROM {}").format(identifier(identity))]
     keyword = {"table": "TABLE", "sequence": "SEQUENCE", "index": "INDEX", "view": "VIEW", "type": "TYPE"}[kind]
-    return [sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(keyword), _qualified(identity))]
+    return [sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(keyword), identifier(identity))]
 
 
 def _same(old: list[str], new: list[str]) -> bool:
@@ -89,7 +81,7 @@ def _revoke_public(kind: str, identity: str, drifted: bool) -> list[Statement]:
     (Functions and tables carry their own REVOKE ... FROM PUBLIC in sql/.)"""
     if not drifted:
         return []
-    target = sql.Identifier(identity) if kind == "schema" else _qualified(identity)
+    target = sql.Identifier(identity) if kind == "schema" else identifier(identity)
     return [sql.SQL("REVOKE ALL ON {} {} FROM PUBLIC").format(sql.SQL(kind.upper()), target)]
 
 
@@ -160,7 +152,7 @@ def _constraints(create: ast.CreateStmt) -> dict[str, str]:
 
 def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | None, new: ast.CreateStmt,
                 live: dict[str, Any], applied: dict[str, Any] | None) -> list[Statement]:
-    table = _qualified(identity)
+    table = identifier(identity)
     live_cols = {c[0]: c for c in live.get("columns") or ()}      # name, type, not null, default
     applied_cols = {c[0]: c for c in (applied or {}).get("columns") or ()}
     live_constraints = {c[0] for c in live.get("constraints") or ()}

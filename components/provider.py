@@ -31,7 +31,7 @@ from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateR
 from . import catalog
 from .db import Connection, ProviderError, apply_transaction, session
 from .plan import PlanError, drop_statements, plan
-from .sqlsource import DbObject, normalize
+from .sqlsource import DbObject, identifier, normalize
 
 def _normalized(statements: list[str]) -> str:
     return normalize(";\n".join(statements))
@@ -92,7 +92,7 @@ class SqlObjectProvider(ResourceProvider):
             if live is None:
                 return
             if replaces and olds["kind"] == "table":
-                table = sql.Identifier(*olds["identity"].split(".", 1))
+                table = identifier(olds["identity"])
                 if pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()[0]:
                     raise PlanError(f"refusing to replace table {olds['identity']}: it holds rows")
                 return

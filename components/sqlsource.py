@@ -17,6 +17,7 @@ from pathlib import Path
 from pglast import ast, parse_sql
 from pglast.parser import ParseError, scan
 from pglast.stream import RawStream
+from psycopg import sql
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 # Files of objects the dynamic provider manages, in creation order. Schemas are
@@ -92,6 +93,15 @@ def normalize(sql: str) -> str:
 
 
 # ---------------------------------------------------------------- identification
+
+def identifier(identity: str) -> sql.Composable:
+    """An identity as SQL: schema.name -> "schema"."name", and a function's
+    schema.name(args) -> "schema"."name"(args). The argument list is pglast's
+    rendering of sql/, never user input."""
+    name, paren, args = identity.partition("(")
+    ident = sql.Identifier(*name.split(".", 1))
+    return sql.SQL("{}({})").format(ident, sql.SQL(args.removesuffix(")"))) if paren else ident
+
 
 def _qualname(rv: ast.RangeVar) -> tuple[str | None, str]:
     return rv.schemaname, rv.relname
