@@ -14,7 +14,7 @@ from pathlib import Path
 import pulumi
 
 from components import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings
-from components.db import Connection, ProviderError
+from components.db import ProviderError
 from components.preflight import preflight
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
@@ -114,8 +114,7 @@ if not settings.sql_dir.is_dir():
     fail("script-tracking:sqlDir", f"{settings.sql_dir} is not a directory")
 
 try:
-    preflight(Connection(connection.host, connection.port, connection.database, connection.username,
-                         pg.get("password") or "", connection.sslmode), settings.track_ddl)
+    preflight(connection.plain(pg.get("password") or ""), settings.track_ddl)
 except ProviderError as exc:
     stop(str(exc))
 

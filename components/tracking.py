@@ -14,6 +14,7 @@ from typing import Optional
 
 import pulumi
 
+from .db import Connection
 from .desired import RETAINED, Settings, desired_objects
 from .provider import RESOURCE_TYPES
 
@@ -30,6 +31,11 @@ class ConnectionArgs:
     sslmode: str = "prefer"
     lock_timeout_ms: int = 5000
     statement_timeout_ms: int = 60000
+
+    def plain(self, password: str) -> Connection:
+        """The same settings with the password in clear, for checks the program makes itself."""
+        return Connection(self.host, self.port, self.database, self.username, password, self.sslmode,
+                          self.lock_timeout_ms, self.statement_timeout_ms)
 
     def as_input(self) -> pulumi.Output[dict]:
         # the password stays a secret inside the object; the whole object is one too

@@ -96,18 +96,21 @@ def test_column_added_by_hand_is_repaired(stack: Stack, pg):
         assert c.execute("SELECT count(*) FROM util.audit_log").fetchone()[0] == 1
 
 
-def test_column_added_by_hand_that_holds_data_is_not_dropped(stack: Stack, pg):
+def _assert_refused(stack: Stack, obj, olds: dict, match: str) -> None:
+    """Refused at preview (diff) and at apply (update) alike."""
     from components.plan import PlanError
+    with pytest.raises(PlanError, match=match):
+        stack.diff(obj, olds=olds)
+    with pytest.raises(PlanError, match=match):
+        stack.update(obj, obj, olds=olds)
+
+
+def test_column_added_by_hand_that_holds_data_is_not_dropped(stack: Stack, pg):
     stack.install([AUDIT])
     _sql(stack, pg, "ALTER TABLE util.audit_log ADD COLUMN by_hand text",
          "INSERT INTO util.audit_log (event_type, resource_type, by_hand) VALUES ('E', 'R', 'keep me')")
     obj = stack.obj(AUDIT)
-    refreshed = stack.read(obj)
-    # refused at preview (diff) and at apply (update) alike
-    with pytest.raises(PlanError, match="refusing to drop column util.audit_log.by_hand"):
-        stack.diff(obj, olds=refreshed.outs)
-    with pytest.raises(PlanError, match="refusing to drop column util.audit_log.by_hand"):
-        stack.update(obj, obj, olds=refreshed.outs)
+    _assert_refused(stack, obj, stack.read(obj).outs, "refusing to drop column util.audit_log.by_hand")
     with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
         assert c.execute("SELECT by_hand FROM util.audit_log").fetchall() == [("keep me",)]
 
@@ -180,16 +183,11 @@ def test_constraint_redefined_by_hand_is_restored(stack: Stack, pg):
 
 
 def test_sequence_changed_by_hand_is_refused(stack: Stack, pg):
-    from components.plan import PlanError
     seq = "script_tracking.script_execution_version_seq"
     stack.install([seq])
     _sql(stack, pg, "ALTER SEQUENCE script_tracking.script_execution_version_seq INCREMENT 1000")
     obj = stack.obj(seq)
-    refreshed = stack.read(obj)
-    with pytest.raises(PlanError, match="was changed by hand"):
-        stack.diff(obj, olds=refreshed.outs)
-    with pytest.raises(PlanError, match="was changed by hand"):
-        stack.update(obj, obj, olds=refreshed.outs)
+    _assert_refused(stack, obj, stack.read(obj).outs, "was changed by hand")
 
 
 def test_grants_of_other_resources_are_not_drift(stack: Stack, pg):
