@@ -13,10 +13,12 @@ export PULUMI_CONFIG_PASSPHRASE
 .PHONY: up preview refresh destroy psql test test-pg15 bench venv toolchain db db-stop stack clean
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+# the pinned tools, then this package itself (editable: components/script_tracking)
+$(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
 toolchain:

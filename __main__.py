@@ -1,31 +1,36 @@
-"""The Pulumi program: read the stack's configuration, declare the tracking system.
+"""The project's own Pulumi program: one consumer of the `script_tracking` package.
 
-Connection settings use pulumi-postgresql's standard keys (postgresql:host, port,
-database, username, password, sslmode); product settings live under
-script-tracking:. Every value is checked here, so a bad one stops the preview
-with a one-line error that names its key.
+Two shapes of configuration:
+- one database, under pulumi-postgresql's standard keys (postgresql:host, port,
+  database, username, password, sslmode): the component is named `script-tracking`;
+- a fleet, under `script-tracking:servers`: servers by name, each with host, port,
+  username, a secret password, sslmode and the list of its databases; one
+  component per database, named `<server>/<database>`, all rolled out in parallel.
+Product settings live under script-tracking: and apply to every database. A bad
+value stops the preview with one line that names its key.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from typing import Any, Callable
 
 import pulumi
 
-from components import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings
-from components.db import ProviderError
-from components.preflight import preflight
-
-ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
-SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
-COMMAND_TAG = re.compile(r"^[A-Z][A-Z ]{1,62}$")
-SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-
+from script_tracking import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings, SettingsError
 
 # The program launcher's exit code for "an error was already shown to the user":
 # the engine then adds nothing (no stack trace, no second line).
 EXIT_AFTER_ERROR = 32
+
+# Settings and connection fields -> their config keys
+SETTING_KEYS = {
+    "track_ddl": "trackDdl", "writer_role": "writerRole", "reader_role": "readerRole",
+    "ddl_include_schemas": "ddlIncludeSchemas", "ddl_exclude_schemas": "ddlExcludeSchemas",
+    "ddl_include_tags": "ddlIncludeTags", "ddl_exclude_tags": "ddlExcludeTags", "sql_dir": "sqlDir",
+    "lock_timeout_ms": "lockTimeoutMs", "statement_timeout_ms": "statementTimeoutMs",
+}
+SERVER_KEYS = ("host", "port", "username", "password", "sslmode", "databases")
 
 
 def stop(message: str) -> None:
@@ -37,17 +42,12 @@ def fail(key: str, problem: str) -> None:
     stop(f"configuration {key}: {problem}")
 
 
-def get_int(cfg: pulumi.Config, key: str, default: int, low: int, high: int) -> int:
-    raw = cfg.get(key)
-    if raw is None:
-        return default
+def checked(make: Callable[[], Any], key_of: Callable[[str], str]) -> Any:
+    """make(), with a SettingsError reported under the config key of its field."""
     try:
-        value = int(raw)
-    except ValueError:
-        fail(f"{cfg.name}:{key}", f"{raw!r} is not a whole number")
-    if not low <= value <= high:
-        fail(f"{cfg.name}:{key}", f"{value} is outside {low}..{high}")
-    return value
+        return make()
+    except SettingsError as exc:
+        fail(key_of(exc.field), exc.problem)
 
 
 def get_bool(cfg: pulumi.Config, key: str, default: bool) -> bool:
@@ -59,70 +59,89 @@ def get_bool(cfg: pulumi.Config, key: str, default: bool) -> bool:
     return raw.lower() == "true"
 
 
-def get_list(cfg: pulumi.Config, key: str, pattern: re.Pattern, what: str) -> tuple[str, ...]:
-    raw = cfg.get_object(key)
+def get_list(cfg: pulumi.Config, key: str) -> Any:
+    raw = cfg.get(key)
     if raw is None:
         return ()
-    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
-        fail(f"{cfg.name}:{key}", "must be a list of strings")
-    for v in raw:
-        if not pattern.match(v):
-            fail(f"{cfg.name}:{key}", f"{v!r} is not a valid {what}")
-    return tuple(raw)
-
-
-def get_name(cfg: pulumi.Config, key: str, default: str) -> str:
-    value = cfg.get(key) or default
-    if not ROLE_NAME.match(value):
-        fail(f"{cfg.name}:{key}", f"{value!r} is not a valid role name (lower case letters, digits, _)")
+    value = cfg.get_object(key)
+    if not isinstance(value, list):
+        fail(f"{cfg.name}:{key}", "must be a JSON list of strings")
     return value
 
 
 pg = pulumi.Config("postgresql")
 st = pulumi.Config("script-tracking")
 
-sslmode = pg.get("sslmode") or "prefer"
-if sslmode not in SSLMODES:
-    fail("postgresql:sslmode", f"{sslmode!r} is not one of {', '.join(SSLMODES)}")
-if pg.get("password") is not None and not pulumi.runtime.is_config_secret("postgresql:password"):
-    fail("postgresql:password", "must be set as a secret (pulumi config set --secret postgresql:password ...)")
 
-connection = ConnectionArgs(
-    host=pg.get("host") or "127.0.0.1",
-    port=get_int(pg, "port", 5432, 1, 65535),
-    database=pg.get("database") or "postgres",
-    username=pg.get("username") or "postgres",
-    password=pg.get_secret("password") or pulumi.Output.secret(""),
-    sslmode=sslmode,
-    lock_timeout_ms=get_int(st, "lockTimeoutMs", 5000, 1, 3_600_000),
-    statement_timeout_ms=get_int(st, "statementTimeoutMs", 60000, 1, 86_400_000),
-)
+def setting_key(field: str) -> str:
+    return f"script-tracking:{SETTING_KEYS.get(field, field)}"
 
-settings = Settings(
+
+settings: Settings = checked(lambda: Settings(
     track_ddl=get_bool(st, "trackDdl", True),
-    writer_role=get_name(st, "writerRole", "script_tracking_writer"),
-    reader_role=get_name(st, "readerRole", "script_tracking_reader"),
-    ddl_include_schemas=get_list(st, "ddlIncludeSchemas", SCHEMA_NAME, "schema name"),
-    ddl_exclude_schemas=get_list(st, "ddlExcludeSchemas", SCHEMA_NAME, "schema name"),
-    ddl_include_tags=get_list(st, "ddlIncludeTags", COMMAND_TAG, "command tag (such as CREATE TABLE)"),
-    ddl_exclude_tags=get_list(st, "ddlExcludeTags", COMMAND_TAG, "command tag (such as CREATE TABLE)"),
+    writer_role=st.get("writerRole") or "script_tracking_writer",
+    reader_role=st.get("readerRole") or "script_tracking_reader",
+    ddl_include_schemas=get_list(st, "ddlIncludeSchemas"),
+    ddl_exclude_schemas=get_list(st, "ddlExcludeSchemas"),
+    ddl_include_tags=get_list(st, "ddlIncludeTags"),
+    ddl_exclude_tags=get_list(st, "ddlExcludeTags"),
     sql_dir=Path(st.get("sqlDir") or Path(__file__).resolve().parent / "sql").resolve(),
-)
-if settings.writer_role == settings.reader_role:
-    fail("script-tracking:readerRole", "must differ from script-tracking:writerRole")
-if not settings.sql_dir.is_dir():
-    fail("script-tracking:sqlDir", f"{settings.sql_dir} is not a directory")
+), setting_key)
+timeouts = {"lock_timeout_ms": st.get("lockTimeoutMs") or 5000,
+            "statement_timeout_ms": st.get("statementTimeoutMs") or 60000}
 
-try:
-    preflight(connection.plain(pg.get("password") or ""), settings.track_ddl)
-except ProviderError as exc:
-    stop(str(exc))
 
-tracking = ScriptTracking("script-tracking", ScriptTrackingArgs(connection=connection, settings=settings))
+def install(name: str, connection: ConnectionArgs, key_of: Callable[[str], str]) -> ScriptTracking:
+    return checked(lambda: ScriptTracking(name, ScriptTrackingArgs(connection=connection, settings=settings)),
+                   key_of)
 
-pulumi.export("database", f"{connection.host}:{connection.port}/{connection.database}")
-pulumi.export("schemas", tracking.schemas)
-pulumi.export("writerRole", tracking.writer_role)
-pulumi.export("readerRole", tracking.reader_role)
-pulumi.export("functions", tracking.functions)
-pulumi.export("trackDdl", tracking.track_ddl)
+
+servers = st.get_object("servers")
+if servers is None:
+    # one database, under pulumi-postgresql's keys
+    if pg.get("password") is not None and not pulumi.runtime.is_config_secret("postgresql:password"):
+        fail("postgresql:password", "must be set as a secret (pulumi config set --secret postgresql:password ...)")
+    connection = ConnectionArgs(
+        host=pg.get("host") or "127.0.0.1", port=pg.get("port") or 5432,
+        database=pg.get("database") or "postgres", username=pg.get("username") or "postgres",
+        password=pg.get_secret("password") or pulumi.Output.secret(""),
+        sslmode=pg.get("sslmode") or "prefer", **timeouts)
+    tracking = install("script-tracking", connection,
+                       lambda f: f"postgresql:{f}" if f in ("host", "port", "database", "username", "sslmode")
+                       else setting_key(f))
+    pulumi.export("database", f"{connection.host}:{connection.port}/{connection.database}")
+    for output in ("schemas", "writerRole", "readerRole", "functions", "trackDdl"):
+        pulumi.export(output, getattr(tracking, "".join("_" + c.lower() if c.isupper() else c for c in output)))
+else:
+    # a fleet: every database of every server, one component each
+    if pg.get("host") is not None or pg.get("database") is not None:
+        fail("script-tracking:servers", "set either postgresql:* (one database) or script-tracking:servers, not both")
+    if not isinstance(servers, dict) or not servers:
+        fail("script-tracking:servers", "must map server names to {host, port, username, password, databases}")
+    secret = pulumi.runtime.is_config_secret("script-tracking:servers")
+    installed: list[str] = []
+    for server, spec in servers.items():
+        key = f"script-tracking:servers.{server}"
+        if not isinstance(spec, dict) or set(spec) - set(SERVER_KEYS):
+            fail(key, f"must be an object with {', '.join(SERVER_KEYS)}")
+        if spec.get("password") is not None and not secret:
+            fail(f"{key}.password", f"must be set as a secret (pulumi config set --path --secret '{key}.password' ...)")
+        databases = spec.get("databases")
+        if not isinstance(databases, list) or not databases or not all(isinstance(d, str) and d for d in databases):
+            fail(f"{key}.databases", "must be a non-empty list of database names")
+        if len(set(databases)) != len(databases):
+            fail(f"{key}.databases", "names a database twice")
+        for database in databases:
+            connection = ConnectionArgs(
+                host=spec.get("host") or "127.0.0.1", port=spec.get("port") or 5432, database=database,
+                username=spec.get("username") or "postgres",
+                password=pulumi.Output.secret(spec.get("password") or ""), sslmode=spec.get("sslmode") or "prefer",
+                **timeouts)
+            install(f"{server}/{database}", connection,
+                    lambda f, k=key: f"{k}.{f}" if f in ("host", "port", "username", "sslmode") else
+                    f"{k}.databases" if f == "database" else setting_key(f))
+            installed.append(f"{server}/{database}")
+    pulumi.export("databases", installed)
+    pulumi.export("writerRole", settings.writer_role)
+    pulumi.export("readerRole", settings.reader_role)
+    pulumi.export("trackDdl", settings.track_ddl)

@@ -86,9 +86,9 @@ class Program:
 
 
 def program_only_time(b: Bench) -> float:
-    """Import time of the program's Python side (pulumi SDK + components + pglast), no engine."""
-    code = ("import time, sys; t=time.perf_counter(); sys.path.insert(0, %r); import pulumi, components, "
-            "components.sqlsource, components.provider; print(time.perf_counter()-t)") % str(REPO)
+    """Import time of the program's Python side (pulumi SDK + script_tracking + pglast), no engine."""
+    code = ("import time, sys; t=time.perf_counter(); sys.path.insert(0, %r); import pulumi, script_tracking, "
+            "script_tracking.sqlsource, script_tracking.provider; print(time.perf_counter()-t)") % str(REPO)
     r = subprocess.run([str(REPO / ".venv" / "bin" / "python"), "-c", code], capture_output=True, text=True)
     return float(r.stdout.strip() or "nan")
 

@@ -1,15 +1,5 @@
-"""script-tracking: the tracking system in PostgreSQL as Pulumi resources.
-
-    sqlsource  sql/ files -> database objects (pglast)
-    desired    settings -> every object the stack owns (plain data)
-    catalog/   live state of one object (one .sql query per kind)
-    plan       live -> desired statements; refuses destructive changes
-    db         connections, serialized all-or-nothing apply transactions
-    provider   the dynamic provider and its resource types
-    tracking   the ScriptTracking component
-"""
-
-from .desired import Settings
-from .tracking import ConnectionArgs, ScriptTracking, ScriptTrackingArgs
-
-__all__ = ["ConnectionArgs", "ScriptTracking", "ScriptTrackingArgs", "Settings"]
+"""Not a package of its own: the component lives in `components/script_tracking/`
+(installed as `script_tracking`). This module and `provider.py` only keep stacks
+made before the package existed working: their state names the dynamic provider
+`components.provider.SqlObjectProvider` (it is pickled by reference), and the
+engine's dynamic-provider process must still find it for refresh and destroy."""

@@ -1,6 +1,6 @@
 """Fixtures of the provider suite: a fresh database per test (tests/conftest.py),
 per-test role names (roles are cluster-wide, so every test gets its own), and a
-stack whose objects come from components.desired exactly as the program builds
+stack whose objects come from script_tracking.desired exactly as the program builds
 them. One full install is shared by the read-only tests of a module."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from components.desired import Settings
+from script_tracking.desired import Settings
 from tests.conftest import _create_db, _drop_db
 
 from .support import Stack, connection

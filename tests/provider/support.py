@@ -12,9 +12,12 @@ from typing import Any, Callable, Iterable
 
 from pglast.parser import scan
 
-from components.desired import Settings, desired_objects
-from components.provider import SqlObjectProvider
-from components.sqlsource import DbObject
+from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
+
+from script_tracking.catalog import grant_params
+from script_tracking.desired import Settings, desired_objects
+from script_tracking.provider import MISSING, ObjectSetProvider
+from script_tracking.sqlsource import DbObject
 
 Key = tuple[str, str]  # (kind, identity): a table and its filter rows share an identity
 
@@ -24,6 +27,59 @@ def connection(pg, database: str, *, username: str = "postgres", password: str |
     """The `connection` input exactly as ConnectionArgs.as_input() shapes it."""
     return {"host": "127.0.0.1", "port": pg.port, "database": database, "username": username,
             "password": pg.password if password is None else password, "sslmode": "disable", **extra}
+
+
+class ObjectProvider:
+    """The provider driven one object at a time: each call passes a set of one
+    object and answers with that object's outputs (applied, fingerprint =
+    the live state `read` found, adopted), so a test speaks of one object."""
+
+    def __init__(self) -> None:
+        self.sets = ObjectSetProvider()
+
+    @staticmethod
+    def _key(p: dict[str, Any]) -> str:
+        return f"{p['identity']} rows" if p.get("kind") == "data" else p["identity"]
+
+    def wrap(self, p: dict[str, Any]) -> dict[str, Any]:
+        k = self._key(p)
+        out = {"objects": {k: {"kind": p.get("kind"), "identity": p.get("identity"),
+                               "statements": p.get("statements"), "dependsOn": []}},
+               "connection": p.get("connection"), "preflight": bool(p.get("preflight"))}
+        if p.get("applied") is not None:
+            out["applied"] = {k: p["applied"]}
+            out["adopted"] = [k] if p.get("adopted") else []
+            fp = p.get("fingerprint")
+            out["drift"] = {} if fp == p["applied"] else {k: MISSING if fp is None else fp}
+            out["retained"] = {}
+        return out
+
+    def unwrap(self, p: dict[str, Any], outs: dict[str, Any]) -> dict[str, Any]:
+        k = self._key(p)
+        applied = outs["applied"][k]
+        live = outs.get("drift", {}).get(k, applied)
+        return {"kind": p["kind"], "identity": p["identity"], "statements": p["statements"],
+                "connection": outs["connection"], "applied": applied,
+                "fingerprint": None if live == MISSING else live, "adopted": k in outs["adopted"]}
+
+    def check(self, olds: dict, news: dict):
+        return self.sets.check(self.wrap(olds) if olds else {}, self.wrap(news))
+
+    def create(self, p: dict[str, Any]) -> CreateResult:
+        return CreateResult(p["identity"], self.unwrap(p, self.sets.create(self.wrap(p)).outs))
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self.unwrap(news, self.sets.update(id_, self.wrap(olds), self.wrap(news)).outs))
+
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]):
+        return self.sets.diff(id_, self.wrap(olds), self.wrap(news))
+
+    def delete(self, id_: str, p: dict[str, Any]) -> None:
+        self.sets.delete(id_, self.wrap(p))
+
+    def read(self, id_: str, p: dict[str, Any]) -> ReadResult:
+        r = self.sets.read(id_, self.wrap(p))
+        return ReadResult(None, {}) if r.id is None else ReadResult(id_, self.unwrap(p, r.outs))
 
 
 def props(obj: DbObject, conn: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +98,7 @@ class Stack:
 
     conn: dict[str, Any]
     objects: list[DbObject]
-    provider: SqlObjectProvider = field(default_factory=SqlObjectProvider)
+    provider: ObjectProvider = field(default_factory=ObjectProvider)
     outs: dict[Key, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +125,8 @@ class Stack:
                 continue
             want.add(key(o))
             todo += [self.obj(d) for d in o.depends_on]
+            if o.kind == "grant":  # and the role it grants to (a resource of its own in a stack)
+                todo.append(self.obj(grant_params(o.statements[0])["role"], "role"))
         return [o for o in self.objects if key(o) in want]
 
     def create(self, obj: DbObject) -> dict[str, Any]:
@@ -217,6 +275,6 @@ def table_variant(text: str, *, drop: Iterable[str] = (), add: Iterable[str] = (
     return RawStream()(stmt)
 
 
-# The provider reads the catalog with search_path = pg_catalog (components.db), so
+# The provider reads the catalog with search_path = pg_catalog (script_tracking.db), so
 # that its text does not depend on a role's settings; compare like with like.
 CATALOG_OPTIONS = "-c search_path=pg_catalog"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components.db import ProviderError
-from components.provider import SqlObjectProvider
+from script_tracking.db import ProviderError
+from .support import ObjectProvider
 
 from .support import connection
 
@@ -27,7 +27,7 @@ def _function_exists(pg, db, sig) -> bool:
 
 
 def test_failing_comment_leaves_no_table(pg, db, conn):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     with pytest.raises(ProviderError) as exc:
         p.create({"kind": "table", "identity": "public.t", "connection": conn, "statements": [
             "CREATE TABLE public.t (a integer)",
@@ -38,7 +38,7 @@ def test_failing_comment_leaves_no_table(pg, db, conn):
 
 
 def test_raising_statement_leaves_no_function(pg, db, conn):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     with pytest.raises(ProviderError) as exc:
         p.create({"kind": "function", "identity": "public.f()", "connection": conn, "statements": [
             "CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
@@ -48,7 +48,7 @@ def test_raising_statement_leaves_no_function(pg, db, conn):
 
 
 def test_failing_update_keeps_the_previous_version(pg, db, conn):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     v1 = ["CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
           "COMMENT ON FUNCTION public.f() IS 'v1'"]
     olds = p.create({"kind": "function", "identity": "public.f()", "connection": conn, "statements": v1}).outs
@@ -63,7 +63,7 @@ def test_failing_update_keeps_the_previous_version(pg, db, conn):
 
 
 def test_statement_timeout_bounds_an_apply(pg, db):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     conn = connection(pg, db, statementTimeoutMs=200)
     with pytest.raises(ProviderError) as exc:
         p.create({"kind": "table", "identity": "public.t", "connection": conn, "statements": [
@@ -73,7 +73,7 @@ def test_statement_timeout_bounds_an_apply(pg, db):
 
 
 def test_lock_timeout_bounds_waiting_for_a_users_lock(pg, db, conn):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:
         c.execute("CREATE TABLE public.busy (a integer)")
     conn = {**conn, "lockTimeoutMs": 200}
@@ -99,10 +99,10 @@ def test_an_object_is_either_applied_or_not_there(pg, db, conn, tmp_path, source
     """Whatever sqlsource makes of an object's identity, create either succeeds
     with a fingerprint or fails leaving nothing behind: never commit the object
     and then report an error (the retry would fail with "already exists")."""
-    from components.sqlsource import load_objects
+    from script_tracking.sqlsource import load_objects
     (tmp_path / "x.sql").write_text("CREATE TABLE public.t (id integer);\n" + source + ";\n")
     table, obj = load_objects(("x.sql",), tmp_path)
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     p.create({"kind": "table", "identity": table.identity, "statements": list(table.statements),
               "connection": conn})
     props = {"kind": obj.kind, "identity": obj.identity, "statements": list(obj.statements), "connection": conn}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from components.plan import PlanError
+from script_tracking.plan import PlanError
 
 from .support import Stack, key
 
@@ -44,11 +44,13 @@ def test_moving_to_another_database_replaces(stack: Stack, field, value):
 
 
 @pytest.mark.parametrize("field, value", [("kind", "view"), ("identity", "util.other()")])
-def test_kind_or_identity_change_replaces(stack: Stack, field, value):
+def test_another_object_in_place_of_one_is_an_update(stack: Stack, field, value):
+    """An object's key is its identity: another one is one dropped and one created,
+    an update of the installation, never a replacement of it."""
     stack.install([FN])
     obj = stack.obj(FN)
     d = stack.provider.diff(obj.identity, stack.outs[key(obj)], {**stack.inputs(obj), field: value})
-    assert d.replaces == [field]
+    assert d.changes is True and d.replaces == []
 
 
 def test_replacing_a_table_that_holds_rows_is_refused_at_diff(stack: Stack, pg):
@@ -58,7 +60,7 @@ def test_replacing_a_table_that_holds_rows_is_refused_at_diff(stack: Stack, pg):
     assert stack.provider.diff(obj.identity, stack.outs[key(obj)], news).replaces == ["connection"]
     with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
         c.execute("INSERT INTO util.audit_log (event_type, resource_type) VALUES ('E', 'R')")
-    with pytest.raises(PlanError, match="refusing to replace table util.audit_log: it holds rows"):
+    with pytest.raises(PlanError, match="refusing to move to another database: table util.audit_log holds rows"):
         stack.provider.diff(obj.identity, stack.outs[key(obj)], news)
 
 

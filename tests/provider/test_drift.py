@@ -21,8 +21,7 @@ def _sql(stack: Stack, pg, *statements: str) -> None:
 
 
 def _grant(stack: Stack, fn: str) -> str:
-    writer = next(o.identity for o in stack.objects if o.kind == "role")
-    return f"{writer}: EXECUTE on function {fn}"
+    return f"writer: EXECUTE on function {fn}"
 
 
 @pytest.mark.parametrize("identity, drop", [
@@ -98,7 +97,7 @@ def test_column_added_by_hand_is_repaired(stack: Stack, pg):
 
 def _assert_refused(stack: Stack, obj, olds: dict, match: str) -> None:
     """Refused at preview (diff) and at apply (update) alike."""
-    from components.plan import PlanError
+    from script_tracking.plan import PlanError
     with pytest.raises(PlanError, match=match):
         stack.diff(obj, olds=olds)
     with pytest.raises(PlanError, match=match):
@@ -130,7 +129,7 @@ def test_constraint_dropped_by_hand_is_repaired(stack: Stack, pg):
 def test_column_changed_by_hand_is_repaired_or_refused(stack: Stack, pg, change):
     """A column changed in place by hand: the next update must either put it back
     or refuse; it must never record the hand-made state as what was applied."""
-    from components.plan import PlanError
+    from script_tracking.plan import PlanError
     stack.install([AUDIT])
     obj = stack.obj(AUDIT)
     applied = stack.outs[key(obj)]["applied"]

@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from components.db import ProviderError
-from components.plan import PlanError
-from components.provider import SqlObjectProvider
+from script_tracking.db import ProviderError
+from script_tracking.plan import PlanError
+from .support import ObjectProvider
 from scripts.localpg import free_port
 
 from .support import Stack, connection, props
@@ -27,7 +27,7 @@ def _one_line(exc: BaseException) -> str:
     return msg
 
 
-def _every_operation(p: SqlObjectProvider, conn: dict):
+def _every_operation(p: ObjectProvider, conn: dict):
     """create, read, update, delete and diff (of a table, which reads the catalog)."""
     olds = {**TABLE, "connection": conn, "applied": {"x": 1}, "fingerprint": {"x": 1}}
     news = {**TABLE, "connection": conn, "statements": ["CREATE TABLE public.t (a integer, b text)"]}
@@ -40,7 +40,7 @@ def _every_operation(p: SqlObjectProvider, conn: dict):
 
 @pytest.mark.parametrize("problem", ["wrong-password", "unreachable-port", "no-such-database", "no-such-user"])
 def test_connection_failures_are_one_line(pg, db, problem):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     secret = "wrong-" + uuid.uuid4().hex
     conn = {
         "wrong-password": lambda: connection(pg, db, password=secret),
@@ -77,7 +77,7 @@ def test_non_superuser_creating_the_event_trigger_is_told_why(stack: Stack, pg, 
     stack.install(["script_tracking.ddl_tracker_command_end()"])
     user, password = login_role
     trigger = stack.obj("auto_ddl_tracker")
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     with pytest.raises(ProviderError) as exc:
         p.create(props(trigger, connection(pg, stack.conn["database"], username=user, password=password)))
     msg = _one_line(exc.value)
@@ -91,7 +91,7 @@ def test_missing_privilege_names_the_sqlstate_without_the_superuser_hint(pg, db,
     user, password = login_role
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:
         c.execute("CREATE SCHEMA locked")
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     with pytest.raises(ProviderError) as exc:
         p.create({"kind": "table", "identity": "locked.t", "statements": ["CREATE TABLE locked.t (a integer)"],
                   "connection": connection(pg, db, username=user, password=password)})
@@ -109,21 +109,21 @@ def test_invalid_connection_settings(pg, db, bad, message):
     if bad.get("host", "") is None:
         del conn["host"]
     with pytest.raises(ProviderError, match=message) as exc:
-        SqlObjectProvider().create({**FN, "connection": conn})
+        ObjectProvider().create({**FN, "connection": conn})
     _one_line(exc.value)
 
 
 def test_check_reports_bad_inputs_by_property():
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     r = p.check({}, {"kind": "procedure", "identity": "x", "statements": []})
-    assert {(f.property, f.reason.split(":")[0]) for f in r.failures} == {
-        ("kind", "unknown object kind 'procedure'"), ("statements", "an object needs at least one statement")}
+    assert {(f.property, f.reason) for f in r.failures} == {
+        ("objects", "x: unknown object kind 'procedure'"), ("objects", "x: an object needs at least one statement")}
     r = p.check({}, {"kind": "table", "identity": "public.t", "statements": ["CREATE TABLE public.t (a integer"]})
-    assert [f.property for f in r.failures] == ["statements"]
+    assert [f.property for f in r.failures] == ["objects"]
     assert r.failures[0].reason.startswith("public.t: ") and "syntax error" in r.failures[0].reason
     ok = {"kind": "function", "identity": "public.f()", "statements": FN["statements"], "connection": {}}
     r = p.check({}, ok)
-    assert r.failures == [] and r.inputs == ok
+    assert r.failures == [] and r.inputs == p.wrap(ok)
 
 
 def test_plan_errors_are_provider_errors():

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from components import catalog
-from components.desired import desired_objects
-from components.sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, load_objects
+from script_tracking import catalog
+from script_tracking.desired import desired_objects
+from script_tracking.sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, load_objects
 
 from .support import CATALOG_OPTIONS, Stack, add_comments, changed_body, flip_case, key, reformatted, respace, rewrite
 
@@ -94,7 +94,7 @@ def _sql_copy(tmp_path, transform=None, files=OBJECT_FILES + TRIGGER_FILES):
 
 
 def _settings(installed: Stack, sql_dir):
-    from components.desired import Settings
+    from script_tracking.desired import Settings
     roles = [o.identity for o in installed.objects if o.kind == "role"]
     return Settings(writer_role=roles[0], reader_role=roles[1], sql_dir=sql_dir)
 
@@ -182,11 +182,11 @@ def test_delete_everything_in_reverse_order_then_again(stack: Stack, pg):
 ], ids=["plain", "typmod", "two-typmods"])
 def test_delete_function_of_any_signature(pg, db, conn, tmp_path, args, signature):
     """Delete drops the function the identity names, whatever its argument types."""
-    from components.provider import SqlObjectProvider
+    from .support import ObjectProvider
     (tmp_path / "f.sql").write_text(
         f"CREATE FUNCTION public.f({args}) RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$;\n")
     fn = load_objects(("f.sql",), tmp_path)[0]
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     outs = p.create({"kind": "function", "identity": fn.identity, "statements": list(fn.statements),
                      "connection": conn}).outs
     p.delete(fn.identity, outs)

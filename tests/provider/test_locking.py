@@ -1,5 +1,5 @@
 """Serialization: every apply takes the project's transaction-level advisory lock
-(components.db.APPLY_LOCK_KEY) first, waits for it at most lockTimeoutMs, and two
+(script_tracking.db.APPLY_LOCK_KEY) first, waits for it at most lockTimeoutMs, and two
 applies against one database never interleave."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from components.db import APPLY_LOCK_KEY, ProviderError
-from components.provider import SqlObjectProvider
+from script_tracking.db import APPLY_LOCK_KEY, ProviderError
+from .support import ObjectProvider
 
 from .support import connection
 
@@ -46,7 +46,7 @@ def _hold_lock(pg, db) -> psycopg.Connection:
 
 
 def test_apply_gives_up_after_lock_timeout_with_a_clear_error(pg, db):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     conn = connection(pg, db, lockTimeoutMs=300)
     holder = _hold_lock(pg, db)
     try:
@@ -65,7 +65,7 @@ def test_apply_gives_up_after_lock_timeout_with_a_clear_error(pg, db):
 
 
 def test_apply_waits_for_the_lock_and_proceeds_when_released(pg, db):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     conn = connection(pg, db)  # default lockTimeoutMs: 5 s
     holder = _hold_lock(pg, db)
     result: dict = {}
@@ -93,7 +93,7 @@ def test_apply_waits_for_the_lock_and_proceeds_when_released(pg, db):
 
 
 def test_two_parallel_applies_both_succeed_one_after_the_other(pg, db):
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     conn = connection(pg, db)
     hold = 0.6
     observed = {"waiting": 0, "granted_max": 0}

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from components.db import ProviderError
+from script_tracking.db import ProviderError
 
 from .support import Stack, key
 

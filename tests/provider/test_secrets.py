@@ -8,11 +8,11 @@ import base64
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-import components.provider as provider_module
-from components.db import ProviderError
+import script_tracking.provider as provider_module
+from script_tracking.db import ProviderError
 from scripts.localpg import DEV_PASSWORD
 
-from .support import connection
+from .support import ObjectProvider, connection
 
 
 def _pickled() -> bytes:
@@ -20,7 +20,8 @@ def _pickled() -> bytes:
 
 
 def test_pickled_provider_holds_no_credentials_even_after_use(pg, db):
-    p = provider_module._PROVIDER
+    p = ObjectProvider()
+    p.sets = provider_module._PROVIDER
     conn = connection(pg, db)
     outs = p.create({"kind": "function", "identity": "public.f()", "connection": conn, "statements": [
         "CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$"]}).outs
@@ -31,10 +32,10 @@ def test_pickled_provider_holds_no_credentials_even_after_use(pg, db):
     blob = _pickled()
     for needle in (pg.password, DEV_PASSWORD, "127.0.0.1", "localhost", db, conn["username"], "password"):
         assert needle.encode() not in blob, needle
-    assert vars(p) == {}
+    assert vars(provider_module._PROVIDER) == {}
     # by reference: the class is imported by the provider host, not embedded
-    assert b"components.provider" in blob and b"SqlObjectProvider" in blob and len(blob) < 200
+    assert b"script_tracking.provider" in blob and b"ObjectSetProvider" in blob and len(blob) < 200
 
 
 def test_provider_is_not_serialized_as_a_secret():
-    assert provider_module.SqlObjectProvider.serialize_as_secret_always is False
+    assert provider_module.ObjectSetProvider.serialize_as_secret_always is False

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pglast import ast, parse_sql
 
-from components.desired import Settings, desired_objects
-from components.sqlsource import (OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError, load_objects,
+from script_tracking.desired import Settings, SettingsError, desired_objects
+from script_tracking.sqlsource import (OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError, load_objects,
                                   normalize)
 
 from .support import add_comments, changed_body, flip_case, reformatted, respace, with_statements
@@ -162,20 +162,35 @@ def test_objects_in_our_schemas_wait_for_the_schema():
             assert "public" not in o.depends_on  # public is not ours to create
 
 
+@pytest.mark.parametrize("field, value, problem", [
+    ("writer_role", 'w"; DROP TABLE x; --', "is not a valid role name"),
+    ("reader_role", "script_tracking_writer", "must differ from writer_role"),
+    ("ddl_exclude_schemas", ("bad schema",), "is not a valid schema name"),
+    ("ddl_include_tags", ("create table",), "is not a valid command tag"),
+    ("ddl_include_tags", "CREATE TABLE", "must be a list of strings"),
+    ("track_ddl", "yes", "is not true or false"),
+    ("sql_dir", "/nonexistent/sql", "is not a directory"),
+])
+def test_settings_refuse_bad_values_naming_the_field(field, value, problem):
+    with pytest.raises(SettingsError) as e:
+        Settings(**{field: value})
+    assert e.value.field == field and problem in e.value.problem
+
+
 def test_desired_quotes_role_names_and_filter_values():
-    s = Settings(writer_role='w"; DROP TABLE x; --', reader_role="r",
-                 ddl_exclude_schemas=("it's",), ddl_include_tags=("CREATE TABLE",))
+    s = Settings(writer_role="w$1", reader_role="r",
+                 ddl_exclude_schemas=("x$y",), ddl_include_tags=("CREATE TABLE",))
     objects = desired_objects(s)
     for o in objects:
         for text in o.statements:
             assert len(parse_sql(text)) == 1, text  # nothing smuggled in
     role = next(o for o in objects if o.kind == "role" and o.identity.startswith("w"))
-    assert parse_sql(role.statements[0])[0].stmt.role == 'w"; DROP TABLE x; --'
+    assert role.statements[0].startswith('CREATE ROLE "w$1" ')
     data = next(o for o in objects if o.kind == "data")
     assert data.statements[0] == 'DELETE FROM "script_tracking"."ddl_tracker_filter"'
     insert = parse_sql(data.statements[1])[0].stmt
     values = [[c.val.sval for c in row] for row in insert.selectStmt.valuesLists]
-    assert values == [["exclude_schema", "it's"], ["include_tag", "CREATE TABLE"]]
+    assert values == [["exclude_schema", "x$y"], ["include_tag", "CREATE TABLE"]]
 
 
 def test_no_filter_rows_means_delete_only():

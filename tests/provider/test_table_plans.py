@@ -18,11 +18,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from components import catalog
-from components.db import ProviderError
-from components.plan import PlanError, plan
-from components.provider import SqlObjectProvider
-from components.sqlsource import load_objects, normalize
+from script_tracking import catalog
+from script_tracking.db import ProviderError
+from script_tracking.plan import PlanError, plan
+from .support import ObjectProvider
+from script_tracking.sqlsource import load_objects, normalize
 
 from .support import CATALOG_OPTIONS, connection, props
 
@@ -49,7 +49,7 @@ def test_table_plan(case, pg, new_db):
     assert (before.kind, before.identity) == (after.kind, after.identity) == ("table", "public.t")
     db = new_db()
     conn = connection(pg, db)
-    p = SqlObjectProvider()
+    p = ObjectProvider()
     olds = p.create(props(before, conn)).outs
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:
         c.execute((d / "seed.sql").read_text())

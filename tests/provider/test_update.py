@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from components import catalog
-from components.plan import PlanError
+from script_tracking import catalog
+from script_tracking.plan import PlanError
 
 from .support import CATALOG_OPTIONS, Stack, changed_body, table_variant, with_statements
 
@@ -40,8 +40,8 @@ def _kw(stack: Stack) -> dict:
 
 
 def test_function_body_change_is_replaced_in_place(stack: Stack, pg):
-    writer = stack.objects[[o.kind for o in stack.objects].index("role")].identity
-    grant = f"{writer}: EXECUTE on function {TRACK}"
+    grant = f"writer: EXECUTE on function {TRACK}"
+    writer = next(o.identity for o in stack.objects if o.kind == "role")  # the first is the writer
     stack.install([TRACK, grant])
     fn = stack.obj(TRACK)
     with _db(stack, pg) as c:
@@ -166,7 +166,7 @@ def test_index_change_is_rebuilt(stack: Stack, pg):
 
 
 def test_filter_rows_follow_the_settings(stack: Stack, pg):
-    from components.desired import Settings, desired_objects
+    from script_tracking.desired import Settings, desired_objects
     data = next(o for o in stack.objects if o.kind == "data")
     stack.install([data.identity])  # the table and its schema
     stack.create(data)

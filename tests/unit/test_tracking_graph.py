@@ -1,6 +1,8 @@
 """The ScriptTracking component under Pulumi mocks (no engine, no database):
 which resources it declares, their types and names, parents, dependencies,
-secrets, and what trackDdl and the role settings change.
+secrets, many instances in one program, connections and roles passed as other
+resources' outputs (pulumi_postgresql's real SDK), and outputs that carry the
+dependencies of the resources that make them.
 
 The mock monitor's own records carry only (urn, id, state); the parent, the
 dependencies and the secret markers of a registration are read from the
@@ -11,16 +13,17 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pulumi
+import pulumi_postgresql
 import pytest
 from google.protobuf import json_format
 from pulumi.runtime.mocks import MockMonitor
 
-from components import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings
-from components.desired import desired_objects
-from components.tracking import TYPE_TOKEN
+from script_tracking import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings, SettingsError
+from script_tracking.desired import desired_objects
+from script_tracking.tracking import TYPE_TOKEN
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 PASSWORD = "mock-password-6f1d2c"
@@ -29,7 +32,10 @@ T = "pulumi-python:dynamic/sql:"
 
 class Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        return f"{args.name}-id", dict(args.inputs)
+        outputs = dict(args.inputs)
+        if args.typ == "postgresql:index/database:Database":
+            outputs["host"] = "made.example"  # an output the program does not know in advance
+        return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
@@ -57,21 +63,21 @@ class Registered:
     inputs: dict       # as the mock saw them (unwrapped)
 
 
-def run(settings: Settings) -> tuple[list[Registered], dict]:
+def connection(database: str = "app", **kw) -> ConnectionArgs:
+    return ConnectionArgs(**{"host": "db.example", "port": 5433, "database": database, "username": "admin",
+                             "password": pulumi.Output.secret(PASSWORD), **kw})
+
+
+def run_program(body: Callable[[], Any]) -> tuple[list[Registered], Any]:
+    """Run `body` as a Pulumi program under mocks; its registrations and what it returned, resolved."""
     mocks = Mocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="st", stack="unit", preview=False, monitor=monitor)
-    outputs: dict = {}
+    result: dict = {}
 
     @pulumi.runtime.test
     def program():
-        comp = ScriptTracking("tracking", ScriptTrackingArgs(
-            connection=ConnectionArgs(host="db.example", port=5433, database="app", username="admin",
-                                      password=pulumi.Output.secret(PASSWORD)),
-            settings=settings))
-        return pulumi.Output.all(comp.schemas, comp.functions, comp.writer_role, comp.reader_role,
-                                 comp.track_ddl).apply(lambda v: outputs.update(zip(
-                                     ("schemas", "functions", "writer", "reader", "track_ddl"), v)))
+        return pulumi.Output.from_input(body()).apply(lambda v: result.update(value=v))
 
     program()
     regs = []
@@ -84,7 +90,18 @@ def run(settings: Settings) -> tuple[list[Registered], dict]:
             secret_outputs=list(req.additionalSecretOutputs),
             raw=json_format.MessageToDict(req.object),
             inputs=monitor.resources[urn].state))
-    return regs, outputs
+    return regs, result.get("value")
+
+
+def outputs_of(comp: ScriptTracking) -> pulumi.Output:
+    return pulumi.Output.all(comp.schemas, comp.functions, comp.writer_role, comp.reader_role,
+                             comp.track_ddl).apply(lambda v: dict(zip(
+                                 ("schemas", "functions", "writer", "reader", "track_ddl"), v)))
+
+
+def run(settings: Settings) -> tuple[list[Registered], dict]:
+    return run_program(lambda: outputs_of(ScriptTracking(
+        "tracking", ScriptTrackingArgs(connection=connection(), settings=settings))))
 
 
 @pytest.fixture(scope="module")
@@ -97,32 +114,18 @@ def off():
     return run(Settings(track_ddl=False))
 
 
-def by_name(regs, type_suffix: str, name: str) -> Registered:
+def one(regs, type_suffix: str, name: str) -> Registered:
     found = [r for r in regs if r.type == T + type_suffix and r.name == name]
     assert len(found) == 1, (type_suffix, name, len(found))
     return found[0]
 
 
-def test_one_component_and_one_resource_per_desired_object(on):
+def test_a_component_with_two_roles_and_the_objects_of_its_database(on):
     regs, _ = on
     assert regs[0].type == TYPE_TOKEN == "script-tracking:index:ScriptTracking"
     assert regs[0].name == "tracking"
-    want = [(T + "".join(p.capitalize() for p in o.kind.split("_")), o.identity)
-            for o in desired_objects(Settings(track_ddl=True))]
-    # registration order is the engine's (a resource registers once its dependencies have)
-    assert sorted((r.type, r.name) for r in regs[1:]) == sorted(want)
-    assert len(regs[1:]) == len(want)
-    assert len({r.urn for r in regs}) == len(regs), "URNs are unique (a table and its rows differ by type)"
-
-
-def test_type_tokens(on):
-    regs, _ = on
-    types = {r.type for r in regs[1:]}
-    assert types == {T + n for n in ("Schema", "Role", "Table", "Sequence", "Index", "View", "Function",
-                                     "EventTrigger", "Grant", "Data")}
-    assert by_name(regs, "Function", "script_tracking.track_operation(text, text, jsonb)")
-    assert by_name(regs, "Table", "script_tracking.ddl_tracker_filter")
-    assert by_name(regs, "Data", "script_tracking.ddl_tracker_filter")
+    assert sorted((r.type, r.name) for r in regs[1:]) == [
+        (T + "Objects", "tracking-objects"), (T + "Role", "tracking-reader"), (T + "Role", "tracking-writer")]
 
 
 def test_every_child_is_parented_to_the_component(on):
@@ -134,88 +137,74 @@ def test_every_child_is_parented_to_the_component(on):
         assert r.urn.split("::")[2].startswith(TYPE_TOKEN + "$"), r.urn
 
 
-def _deps(regs, r: Registered) -> set[tuple[str, str]]:
-    urn_to = {x.urn: (x.type.removeprefix(T), x.name) for x in regs}
-    return {urn_to[u] for u in r.dependencies}
-
-
-def test_dependencies(on):
+def test_objects_are_the_desired_objects_by_key(on):
     regs, _ = on
-    sat = by_name(regs, "Table", "script_tracking.script_execution_s")
-    assert _deps(regs, sat) == {("Table", "script_tracking.script_execution_h"),
-                                ("Sequence", "script_tracking.script_execution_version_seq"),
-                                ("Schema", "script_tracking")}
-    assert _deps(regs, by_name(regs, "Table", "script_tracking.script_execution_h")) == {
-        ("Schema", "script_tracking")}
-    wrapper = by_name(regs, "Function", "public.track_operation(text, text, jsonb)")
-    assert _deps(regs, wrapper) == {("Function", "script_tracking.track_operation(text, text, jsonb)")}
-    assert _deps(regs, by_name(regs, "EventTrigger", "auto_ddl_tracker")) == {
-        ("Function", "script_tracking.ddl_tracker_command_end()")}
-    # the filter rows wait for the filter table, not for themselves
-    assert _deps(regs, by_name(regs, "Data", "script_tracking.ddl_tracker_filter")) == {
-        ("Table", "script_tracking.ddl_tracker_filter")}
-    # every dependency was registered before its dependent
-    seen: set[str] = set()
-    for r in regs:
-        assert set(r.dependencies) <= seen, r.name
-        seen.add(r.urn)
+    objects = one(regs, "Objects", "tracking-objects").inputs["objects"]
+    desired = [o for o in desired_objects(Settings()) if o.kind != "role"]
+    assert set(objects) == {o.key for o in desired} and len(objects) == len(desired)
+    for o in desired:
+        assert objects[o.key] == {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+                                  "dependsOn": list(o.depends_on)}, o.key
+    # a table and its filter rows are two objects
+    assert objects["script_tracking.ddl_tracker_filter"]["kind"] == "table"
+    assert objects["script_tracking.ddl_tracker_filter rows"]["kind"] == "data"
+
+
+def test_roles_and_what_depends_on_them(on):
+    regs, _ = on
+    writer, reader = one(regs, "Role", "tracking-writer"), one(regs, "Role", "tracking-reader")
+    assert writer.inputs["objects"] == {"script_tracking_writer": {
+        "kind": "role", "identity": "script_tracking_writer", "dependsOn": [],
+        "statements": ['CREATE ROLE "script_tracking_writer" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT']}}
+    assert reader.inputs["objects"]["script_tracking_reader"]["kind"] == "role"
+    assert writer.inputs["preflight"] is False
+    objects = one(regs, "Objects", "tracking-objects")
+    assert set(objects.dependencies) == {writer.urn, reader.urn}
+    assert objects.inputs["preflight"] is True
 
 
 def test_grants_for_writer_and_reader(on):
     regs, _ = on
-    grants = {r.name: r for r in regs if r.type == T + "Grant"}
-    w, r = "script_tracking_writer", "script_tracking_reader"
+    objects = one(regs, "Objects", "tracking-objects").inputs["objects"]
+    grants = {k: o for k, o in objects.items() if o["kind"] == "grant"}
     assert set(grants) == {
-        f"{w}: USAGE on schema script_tracking",
-        f"{w}: EXECUTE on function script_tracking.track_operation(text, text, jsonb)",
-        f"{w}: EXECUTE on function script_tracking.complete_operation(bytea, boolean, text)",
-        f"{w}: EXECUTE on function public.track_operation(text, text, jsonb)",
-        f"{w}: EXECUTE on function public.complete_operation(bytea, boolean, text)",
-        f"{r}: USAGE on schema script_tracking",
-        f"{r}: EXECUTE on function script_tracking.get_execution_history"
+        "writer: USAGE on schema script_tracking",
+        "writer: EXECUTE on function script_tracking.track_operation(text, text, jsonb)",
+        "writer: EXECUTE on function script_tracking.complete_operation(bytea, boolean, text)",
+        "writer: EXECUTE on function public.track_operation(text, text, jsonb)",
+        "writer: EXECUTE on function public.complete_operation(bytea, boolean, text)",
+        "reader: USAGE on schema script_tracking",
+        "reader: EXECUTE on function script_tracking.get_execution_history"
         "(text, text, text, timestamptz, timestamptz, integer)",
-        f"{r}: SELECT on table script_tracking.ddl_history",
+        "reader: SELECT on table script_tracking.ddl_history",
     }
-    g = grants[f"{w}: EXECUTE on function public.track_operation(text, text, jsonb)"]
-    assert _deps(regs, g) == {("Role", w), ("Function", "public.track_operation(text, text, jsonb)")}
-    assert g.inputs["statements"] == [
+    g = grants["writer: EXECUTE on function public.track_operation(text, text, jsonb)"]
+    assert g["statements"] == [
         'GRANT EXECUTE ON FUNCTION "public"."track_operation"(text, text, jsonb) TO "script_tracking_writer"']
-    g = grants[f"{r}: SELECT on table script_tracking.ddl_history"]
-    assert _deps(regs, g) == {("Role", r), ("View", "script_tracking.ddl_history")}
-    g = grants[f"{r}: USAGE on schema script_tracking"]
-    assert _deps(regs, g) == {("Role", r), ("Schema", "script_tracking")}
+    assert g["dependsOn"] == ["public.track_operation(text, text, jsonb)"]
+    assert grants["reader: SELECT on table script_tracking.ddl_history"]["dependsOn"] == ["script_tracking.ddl_history"]
     # least privilege: util is reached only through definer functions
-    assert not any(n.endswith("USAGE on schema util") for n in grants)
-    # the reader cannot write, the writer cannot read history
-    assert not any(n.startswith(r) and "track_operation" in n for n in grants)
-    assert not any(n.startswith(w) and "get_execution_history" in n for n in grants)
+    assert not any(k.endswith("USAGE on schema util") for k in grants)
+    assert not any(k.startswith("reader") and "track_operation" in k for k in grants)
+    assert not any(k.startswith("writer") and "get_execution_history" in k for k in grants)
 
 
 def test_role_names_come_from_the_settings():
     regs, outputs = run(Settings(writer_role="app_writer", reader_role="app_reader"))
     roles = [r for r in regs if r.type == T + "Role"]
-    assert [r.name for r in roles] == ["app_writer", "app_reader"]
-    assert roles[0].inputs["statements"] == [
-        'CREATE ROLE "app_writer" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT']
-    grants = [r.name for r in regs if r.type == T + "Grant"]
-    assert len(grants) == 8 and all(g.startswith(("app_writer: ", "app_reader: ")) for g in grants)
+    assert sorted(list(r.inputs["objects"]) for r in roles) == [["app_reader"], ["app_writer"]]
+    grants = [o for o in one(regs, "Objects", "tracking-objects").inputs["objects"].values() if o["kind"] == "grant"]
+    assert len(grants) == 8 and all(g["statements"][0].endswith(('TO "app_writer"', 'TO "app_reader"'))
+                                    for g in grants)
     assert (outputs["writer"], outputs["reader"]) == ("app_writer", "app_reader")
 
 
 def test_track_ddl_switches_exactly_the_two_event_triggers(on, off):
-    regs_on, out_on = on
-    regs_off, out_off = off
-    names_on = {(r.type, r.name) for r in regs_on}
-    names_off = {(r.type, r.name) for r in regs_off}
-    assert names_off < names_on
-    assert names_on - names_off == {(T + "EventTrigger", "auto_ddl_tracker"),
-                                    (T + "EventTrigger", "auto_ddl_tracker_drop")}
-    # everything else is declared identically
-    same = {(r.type, r.name): r.inputs["statements"] for r in regs_off[1:]}
-    assert all(r.inputs["statements"] == same[(r.type, r.name)] for r in regs_on[1:] if (r.type, r.name) in same)
-    assert (out_on["track_ddl"], out_off["track_ddl"]) == (True, False)
-    et = by_name(regs_on, "EventTrigger", "auto_ddl_tracker_drop")
-    assert et.inputs["kind"] == "event_trigger" and et.inputs["statements"][0].startswith("CREATE EVENT TRIGGER")
+    on_objects = one(on[0], "Objects", "tracking-objects").inputs["objects"]
+    off_objects = one(off[0], "Objects", "tracking-objects").inputs["objects"]
+    assert set(on_objects) - set(off_objects) == {"auto_ddl_tracker", "auto_ddl_tracker_drop"}
+    assert all(on_objects[k] == v for k, v in off_objects.items())
+    assert (on[1]["track_ddl"], off[1]["track_ddl"]) == (True, False)
 
 
 def test_connection_input_is_secret_and_hidden_in_outputs(on):
@@ -226,7 +215,6 @@ def test_connection_input_is_secret_and_hidden_in_outputs(on):
         assert conn["value"]["password"] == PASSWORD and conn["value"]["host"] == "db.example"
         assert conn["value"]["port"] == 5433 and conn["value"]["lockTimeoutMs"] == 5000
         assert "connection" in r.secret_outputs, r.name
-        # nothing else carries the password in the clear
         clear = {k: v for k, v in r.raw.items() if k != "connection"}
         assert PASSWORD not in json.dumps(clear), r.name
 
@@ -238,18 +226,9 @@ def test_serialized_provider_is_plain_and_holds_no_credentials(on):
     blob = blobs.pop()
     assert isinstance(blob, str), "not wrapped as a secret"
     raw = base64.b64decode(blob)
+    assert b"script_tracking.provider" in raw and b"ObjectSetProvider" in raw
     for needle in (PASSWORD, "db.example", "admin"):
         assert needle.encode() not in raw
-
-
-def test_resource_inputs_are_the_desired_objects(on):
-    regs, _ = on
-    regs_by = {(r.inputs["kind"], r.name): r for r in regs[1:]}
-    for o in desired_objects(Settings(track_ddl=True)):
-        r = regs_by[(o.kind, o.identity)]
-        assert r.inputs["identity"] == o.identity
-        assert r.inputs["statements"] == list(o.statements)
-        assert r.inputs.get("applied") is None and r.inputs.get("fingerprint") is None
 
 
 def test_component_outputs(on):
@@ -259,17 +238,102 @@ def test_component_outputs(on):
     assert (outputs["writer"], outputs["reader"]) == ("script_tracking_writer", "script_tracking_reader")
 
 
+def test_outputs_carry_the_dependencies_of_the_resources_that_make_them():
+    """A consumer's resource that takes an output waits for what produced it."""
+    def program():
+        comp = ScriptTracking("tracking", ScriptTrackingArgs(connection=connection()))
+        consumer = pulumi.CustomResource("test:index:Consumer", "consumer", {
+            "writer": comp.writer_role, "reader": comp.reader_role, "schemas": comp.schemas,
+            "functions": comp.functions})
+        return consumer.urn
+
+    regs, _ = run_program(program)
+    urn = {r.name: r.urn for r in regs}
+    consumer = next(r for r in regs if r.name == "consumer")
+    assert {urn["tracking-writer"], urn["tracking-reader"], urn["tracking-objects"]} <= set(consumer.dependencies)
+
+
+def test_two_databases_in_one_program_coexist():
+    def program():
+        a = ScriptTracking("a", ScriptTrackingArgs(connection=connection("app_a")))
+        b = ScriptTracking("b", ScriptTrackingArgs(connection=connection("app_b")))
+        return pulumi.Output.all(a.schemas, b.schemas)
+
+    regs, schemas = run_program(program)
+    assert len({r.urn for r in regs}) == len(regs) == 8
+    assert {r.name for r in regs if r.type == T + "Objects"} == {"a-objects", "b-objects"}
+    parents = {r.name: r.parent for r in regs}
+    comps = {r.name: r.urn for r in regs if r.type == TYPE_TOKEN}
+    assert parents["a-writer"] == comps["a"] and parents["b-writer"] == comps["b"]
+    assert schemas == [["script_tracking", "util"]] * 2
+
+
+def test_a_second_installation_into_the_same_database_is_refused():
+    def program():
+        ScriptTracking("first", ScriptTrackingArgs(connection=connection("app")))
+        ScriptTracking("second", ScriptTrackingArgs(connection=connection("app")))
+
+    with pytest.raises(SettingsError, match="ScriptTracking 'second' and 'first' both install into "
+                                            "db.example:5433/app: one installation per database"):
+        run_program(program)
+
+
+def test_connection_from_another_resources_outputs():
+    """The database made in the same program: its outputs are the connection."""
+    def program():
+        database = pulumi_postgresql.Database("appdb", name="appdb")
+        comp = ScriptTracking("tracking", ScriptTrackingArgs(connection=ConnectionArgs(
+            host=database.id.apply(lambda _: "made.example"), port=pulumi.Output.from_input(6543),
+            database=database.name, username="admin", password=pulumi.Output.secret(PASSWORD))))
+        return comp.schemas
+
+    regs, schemas = run_program(program)
+    db_urn = next(r.urn for r in regs if r.type == "postgresql:index/database:Database")
+    for r in regs:
+        if r.type.startswith(T):
+            assert db_urn in r.dependencies, r.name
+            conn = r.raw["connection"]["value"]
+            assert conn["host"] == "made.example" and conn["database"] == "appdb"
+            assert conn["port"] == 6543
+    assert schemas == ["script_tracking", "util"]
+
+
+def test_roles_made_with_pulumi_postgresql_are_granted_not_managed():
+    def program():
+        writer = pulumi_postgresql.Role("app-writer", name="app_writer")
+        reader = pulumi_postgresql.Role("app-reader", name="app_reader")
+        comp = ScriptTracking("tracking", ScriptTrackingArgs(
+            connection=connection(), writer_role=writer.name, reader_role=reader.name))
+        return pulumi.Output.all(comp.writer_role, comp.reader_role)
+
+    regs, roles = run_program(program)
+    assert roles == ["app_writer", "app_reader"]
+    assert not [r for r in regs if r.type == T + "Role"], "no role of ours"
+    pg_roles = {r.urn for r in regs if r.type == "postgresql:index/role:Role"}
+    objects = one(regs, "Objects", "tracking-objects")
+    assert pg_roles <= set(objects.dependencies)
+    grants = [o for o in objects.inputs["objects"].values() if o["kind"] == "grant"]
+    assert {g["statements"][0].rsplit(" TO ", 1)[1] for g in grants} == {'"app_writer"', '"app_reader"'}
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("port", 0, "0 is outside 1..65535"),
+    ("port", "not-a-port", "'not-a-port' is not a whole number"),
+    ("sslmode", "sometimes", "'sometimes' is not one of"),
+    ("host", "", "'' is not a non-empty string"),
+    ("lock_timeout_ms", -1, "is not a whole number"),
+])
+def test_bad_connection_values_name_the_field(field, value, problem):
+    with pytest.raises(SettingsError) as e:
+        run_program(lambda: ScriptTracking("t", ScriptTrackingArgs(connection=connection(**{field: value}))))
+    assert e.value.field == field and problem in e.value.problem
+
+
 def test_sql_the_provider_cannot_manage_stops_the_program(tmp_path):
-    from components.sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError
+    from script_tracking.sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError
     for f in OBJECT_FILES + TRIGGER_FILES:
         (tmp_path / f).write_text((SQL_DIR / f).read_text())
     with (tmp_path / "10_audit.sql").open("a") as f:
         f.write("\nINSERT INTO util.audit_log (event_type, resource_type) VALUES ('x', 'y');\n")
     with pytest.raises(SqlSourceError, match="unsupported statement InsertStmt"):
         run(Settings(sql_dir=tmp_path))
-
-
-def test_a_role_named_like_a_schema_is_still_its_own_dependency():
-    regs, _ = run(Settings(writer_role="util", reader_role="st_reader"))
-    grant = next(r for r in regs if r.type == T + "Grant" and r.name == "util: USAGE on schema script_tracking")
-    assert ("Role", "util") in _deps(regs, grant)

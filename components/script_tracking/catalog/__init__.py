@@ -53,3 +53,14 @@ def inspect(pg: psycopg.Connection, kind: str, identity: str, statements: list[s
     else:
         row = pg.execute(query(kind), {"identity": identity}).fetchone()
     return None if row is None else row[0]
+
+
+def role_in_use_elsewhere(pg: psycopg.Connection, role: str) -> bool:
+    """Whether another database (or a shared object) still depends on the role."""
+    return bool(pg.execute(query("role_in_use"), {"identity": role}).fetchone()[0])
+
+
+def role_is_marked(pg: psycopg.Connection, role: str, marker: str) -> bool:
+    """Whether an existing role carries `marker` as its comment (see plan.ROLE_MARKER)."""
+    row = pg.execute(query("role_is_ours"), {"identity": role, "marker": marker}).fetchone()
+    return bool(row and row[0])

@@ -28,24 +28,23 @@ class PlanError(ProviderError):
 
 
 
-def drop_statements(kind: str, identity: str, statements: list[str], adopted: bool = False,
-                    owns: tuple[tuple[str, str], ...] = ()) -> list[Statement]:
+# Marks a role that script-tracking created: databases on the same server share it
+# (one writer and one reader per server), and the last one to let go drops it.
+# A role without it existed before and is the user's: it is never dropped.
+ROLE_MARKER = "script-tracking: shared by the tracking systems of this server"
+
+
+def drop_statements(kind: str, identity: str, statements: list[str], adopted: bool = False) -> list[Statement]:
     """How to remove an object that exists (the caller checks that it does).
 
     `adopted` objects existed before the stack created them: an adopted role
-    stays (it is the user's), an adopted schema is dropped only if nothing but
-    our tables (`owns`, dropped with it) is left in it.
+    stays (it is the user's), an adopted schema is dropped only if it is empty
+    (the objects of ours in it are dropped before it). For a role of ours this
+    only removes what it holds in this database; the caller drops the role
+    itself once no other database uses it.
     """
     if adopted and kind == "role":
         return []
-    if kind == "schema" and owns:
-        drops = []
-        for owned_kind in ("table", "sequence"):  # tables first: their defaults use the sequences
-            names = [identifier(i) for k, i in owns if k == owned_kind]
-            if names:
-                drops.append(sql.SQL("DROP {} IF EXISTS {}").format(
-                    sql.SQL(owned_kind.upper()), sql.SQL(", ").join(names)))
-        return [*drops, *drop_statements(kind, identity, statements, adopted)]
     if adopted and kind == "schema":
         return [sql.SQL("DROP SCHEMA IF EXISTS {} RESTRICT").format(sql.Identifier(identity))]
     if kind == "function":
@@ -59,8 +58,7 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
         # whatever the role was made to own is kept (it passes to the applying user);
         # DROP OWNED then only removes its privileges in this database
         role = sql.Identifier(identity)
-        return [sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role),
-                sql.SQL("DROP OWNED BY {}").format(role), sql.SQL("DROP ROLE IF EXISTS {}").format(role)]
+        return [sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role), sql.SQL("DROP OWNED BY {}").format(role)]
     if kind == "grant":
         stmt = parse_sql(statements[0])[0].stmt
         stmt.is_grant = False
@@ -225,6 +223,9 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
     object does not exist). Where live and applied differ, the object drifted.
     """
     if live is None:
+        if kind == "role":
+            return [*new, sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(identity),
+                                                                     sql.Literal(ROLE_MARKER))]
         return list(new)
     create, attached = _split(new)
     old_create = _split(old)[0] if old else None

@@ -7,6 +7,7 @@ the settings, with psycopg.sql composition (role names are user input).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,9 +26,24 @@ READER_FUNCTIONS = ("script_tracking.get_execution_history",)
 READER_VIEWS = ("script_tracking.ddl_history",)
 
 
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
+SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+COMMAND_TAG = re.compile(r"^[A-Z][A-Z ]{1,62}$")
+# The two roles every installation grants to, by slot; the names are settings.
+ROLE_SLOTS = ("writer", "reader")
+
+
+class SettingsError(ValueError):
+    """A setting is out of range or malformed; `field` names it (a Settings field)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field, self.problem = field, problem
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What a stack configures (validated by the caller: __main__.py)."""
+    """What an installation configures; checked on construction (SettingsError)."""
 
     track_ddl: bool = True
     writer_role: str = "script_tracking_writer"
@@ -38,17 +54,49 @@ class Settings:
     ddl_exclude_tags: tuple[str, ...] = ()
     sql_dir: Path = field(default=SQL_DIR)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.track_ddl, bool):
+            raise SettingsError("track_ddl", f"{self.track_ddl!r} is not true or false")
+        for name in ("writer_role", "reader_role"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not ROLE_NAME.match(value):
+                raise SettingsError(name, f"{value!r} is not a valid role name (lower case letters, digits, _)")
+        if self.writer_role == self.reader_role:
+            raise SettingsError("reader_role", "must differ from writer_role")
+        for name, pattern, what in (
+                ("ddl_include_schemas", SCHEMA_NAME, "schema name"), ("ddl_exclude_schemas", SCHEMA_NAME, "schema name"),
+                ("ddl_include_tags", COMMAND_TAG, "command tag (such as CREATE TABLE)"),
+                ("ddl_exclude_tags", COMMAND_TAG, "command tag (such as CREATE TABLE)")):
+            values = getattr(self, name)
+            if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+                raise SettingsError(name, "must be a list of strings")
+            for v in values:
+                if not pattern.match(v):
+                    raise SettingsError(name, f"{v!r} is not a valid {what}")
+            object.__setattr__(self, name, tuple(values))
+        object.__setattr__(self, "sql_dir", Path(self.sql_dir))
+        if not self.sql_dir.is_dir():
+            raise SettingsError("sql_dir", f"{self.sql_dir} is not a directory")
+
+    def role(self, slot: str) -> str:
+        return {"writer": self.writer_role, "reader": self.reader_role}[slot]
+
 
 def _render(composed: sql.Composable) -> str:
     return composed.as_string(None)
 
 
-def _grant(privilege: str, on: str, target: str, role: str, target_sql: sql.Composable,
-           depends_on: tuple[str, ...]) -> DbObject:
-    stmt = _render(sql.SQL("GRANT {} ON {} {} TO {}").format(
+def grant_statement(privilege: str, on: str, target: str, role: str) -> str:
+    """GRANT privilege ON <on> target TO role; `target` is an identity (schema, relation, function)."""
+    target_sql = sql.Identifier(target) if on == "schema" else identifier(target)
+    return _render(sql.SQL("GRANT {} ON {} {} TO {}").format(
         sql.SQL(privilege), sql.SQL(on.upper()), target_sql, sql.Identifier(role)))
-    return DbObject("grant", f"{role}: {privilege} on {on} {target}", None, role, (stmt,),
-                    depends_on=depends_on)
+
+
+def _grant(privilege: str, on: str, target: str, slot: str, role: str) -> DbObject:
+    # named by the role's slot, not its name: the name may be another resource's output
+    return DbObject("grant", f"{slot}: {privilege} on {on} {target}", None, slot,
+                    (grant_statement(privilege, on, target, role),), depends_on=(target,))
 
 
 def _filter_rows(s: Settings) -> DbObject:
@@ -71,8 +119,7 @@ def desired_objects(s: Settings) -> list[DbObject]:
     schemas = sorted({o.schema for o in sources if o.schema and o.schema != "public"})
 
     objects: list[DbObject] = [
-        DbObject("schema", name, None, name, (_render(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name))),),
-                 owns=tuple((o.kind, o.identity) for o in sources if o.kind in RETAINED and o.schema == name))
+        DbObject("schema", name, None, name, (_render(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name))),))
         for name in schemas
     ]
     # every object in a schema of ours waits for that schema
@@ -92,15 +139,16 @@ def desired_objects(s: Settings) -> list[DbObject]:
             raise ValueError(f"sql/ does not declare the functions {sorted(missing)}")
         return found
 
-    for role, funcs, views in ((s.writer_role, functions(WRITER_FUNCTIONS), ()),
-                               (s.reader_role, functions(READER_FUNCTIONS), READER_VIEWS)):
+    for slot, funcs, views in (("writer", functions(WRITER_FUNCTIONS), ()),
+                               ("reader", functions(READER_FUNCTIONS), READER_VIEWS)):
+        role = s.role(slot)
         # USAGE only on the schemas of what the role may call or read (not util: the
         # audit function runs inside definer functions)
         for schema in sorted({t.partition("(")[0].split(".")[0] for t in (*funcs, *views)} & set(schemas)):
-            objects.append(_grant("USAGE", "schema", schema, role, sql.Identifier(schema), (schema, role)))
+            objects.append(_grant("USAGE", "schema", schema, slot, role))
         for f in funcs:
-            objects.append(_grant("EXECUTE", "function", f, role, identifier(f), (f, role)))
+            objects.append(_grant("EXECUTE", "function", f, slot, role))
         for v in views:
-            objects.append(_grant("SELECT", "table", v, role, identifier(v), (v, role)))
+            objects.append(_grant("SELECT", "table", v, slot, role))
     objects.append(_filter_rows(s))
     return objects

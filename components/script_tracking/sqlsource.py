@@ -19,7 +19,8 @@ from pglast.parser import ParseError, scan
 from pglast.stream import RawStream
 from psycopg import sql
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# the package's sql/: in a checkout a link to the repository's sql/, in a wheel a copy
+SQL_DIR = Path(__file__).resolve().parent / "sql"
 # Files of objects the dynamic provider manages, in creation order. Schemas are
 # declared by components.desired (00_schemas.sql is for the psql path only); the
 # event triggers are their own file because `trackDdl` switches them on and off.
@@ -40,10 +41,11 @@ class DbObject:
     name: str
     statements: tuple[str, ...]  # as written (comments stripped at the edges), in order
     depends_on: tuple[str, ...] = field(default=())
-    # for a schema: (kind, identity) of the tables and sequences of ours in it, which
-    # its deletion drops (they are retained when they leave the program, so that no
-    # update loses rows or reuses numbers)
-    owns: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        """Unique among the objects of one database (a table and its rows share an identity)."""
+        return f"{self.identity} rows" if self.kind == "data" else self.identity
 
 
 # ---------------------------------------------------------------- normalization

@@ -3,7 +3,9 @@
 Every apply step runs in one transaction that first takes a database-wide
 advisory lock (so two applies against the same database never interleave) and
 is bounded by lock_timeout and statement_timeout (so it never hangs behind a
-user's long lock). Errors become one line that names the SQLSTATE.
+user's long lock). Roles belong to the whole server, so a step that changes
+roles also locks pg_authid, which serializes it with every role change made
+from any database of the server. Errors become one line that names the SQLSTATE.
 """
 
 from __future__ import annotations
@@ -95,8 +97,8 @@ def session(conn: Connection) -> Iterator[psycopg.Connection]:
 
 
 @contextmanager
-def apply_transaction(conn: Connection) -> Iterator[psycopg.Connection]:
-    """One serialized, bounded, all-or-nothing transaction."""
+def apply_transaction(conn: Connection, roles: bool = False) -> Iterator[psycopg.Connection]:
+    """One serialized, bounded, all-or-nothing transaction; `roles`: it changes roles."""
     pg = connect(conn)
     try:
         with pg.transaction():
@@ -109,6 +111,14 @@ def apply_transaction(conn: Connection) -> Iterator[psycopg.Connection]:
                 raise ProviderError(
                     f"another apply holds the script-tracking lock on {conn.where}; "
                     f"waited {conn.lock_timeout_ms} ms (lock_timeout)") from None
+            if roles:
+                try:
+                    # a shared catalog's lock is server-wide; logins only read pg_authid
+                    pg.execute("LOCK TABLE pg_catalog.pg_authid IN SHARE ROW EXCLUSIVE MODE")
+                except psycopg.errors.LockNotAvailable:
+                    raise ProviderError(
+                        f"another role change on the server of {conn.where} holds pg_authid; "
+                        f"waited {conn.lock_timeout_ms} ms (lock_timeout)") from None
             yield pg
     except psycopg.Error as exc:
         raise ProviderError(describe(exc, conn)) from None

@@ -1,0 +1,164 @@
+"""ScriptTracking: the whole tracking system in one database, as a Pulumi component.
+
+Children, named with the component's name as prefix and parented to it:
+  <name>-writer, <name>-reader   the two roles (sql:Role), unless roles made
+                                 elsewhere are passed in by name
+  <name>-objects                 every object of the system in that database
+                                 (sql:Objects): schemas, tables, functions, the
+                                 view, grants, event triggers, filter rows
+
+Roles belong to the server: every installation on one server shares one writer
+and one reader role, which the last installation to go drops. Many components
+may live in one program (one per database); two on the same database are refused.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+
+from .catalog import grant_params
+from .desired import ROLE_SLOTS, Settings, SettingsError, desired_objects, grant_statement
+from .provider import Objects, Role
+from .sqlsource import DbObject
+
+TYPE_TOKEN = "script-tracking:index:ScriptTracking"
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+@dataclass
+class ConnectionArgs:
+    """How to reach the database; every field may be another resource's output."""
+
+    host: pulumi.Input[str]
+    port: pulumi.Input[int]
+    database: pulumi.Input[str]
+    username: pulumi.Input[str]
+    password: pulumi.Input[str]
+    sslmode: pulumi.Input[str] = "prefer"
+    lock_timeout_ms: pulumi.Input[int] = 5000
+    statement_timeout_ms: pulumi.Input[int] = 60000
+
+
+def check_connection(values: dict[str, Any]) -> dict[str, Any]:
+    """The connection as the provider takes it, each field checked (SettingsError names it)."""
+    def whole(name: str, low: int, high: int) -> int:
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+            raise SettingsError(name, f"{value!r} is not a whole number")
+        if not low <= int(value) <= high:
+            raise SettingsError(name, f"{value} is outside {low}..{high}")
+        return int(value)
+
+    for name in ("host", "database", "username"):
+        if not isinstance(values[name], str) or not values[name]:
+            raise SettingsError(name, f"{values[name]!r} is not a non-empty string")
+    if values["sslmode"] not in SSLMODES:
+        raise SettingsError("sslmode", f"{values['sslmode']!r} is not one of {', '.join(SSLMODES)}")
+    return {
+        "host": values["host"], "port": whole("port", 1, 65535), "database": values["database"],
+        "username": values["username"], "password": values["password"] or "", "sslmode": values["sslmode"],
+        "lockTimeoutMs": whole("lock_timeout_ms", 1, 3_600_000),
+        "statementTimeoutMs": whole("statement_timeout_ms", 1, 86_400_000),
+    }
+
+
+# per program run: database -> the component installed into it. A run is known by
+# its resource monitor (tests run many programs in one process).
+_CLAIMED: "weakref.WeakKeyDictionary[Any, dict[tuple[str, int, str], str]]" = weakref.WeakKeyDictionary()
+
+
+def _claim(name: str, conn: dict[str, Any]) -> None:
+    where = (conn["host"], conn["port"], conn["database"])
+    claimed = _CLAIMED.setdefault(pulumi.runtime.settings.get_monitor(), {})
+    other = claimed.setdefault(where, name)
+    if other != name:
+        raise SettingsError("database", f"ScriptTracking {name!r} and {other!r} both install into "
+                                        f"{where[0]}:{where[1]}/{where[2]}: one installation per database")
+
+
+@dataclass
+class ScriptTrackingArgs:
+    connection: ConnectionArgs
+    settings: Settings = field(default_factory=Settings)
+    # Roles made elsewhere (for example a pulumi_postgresql.Role's `name`): granted to,
+    # never created or dropped. When None, the component manages the role named in
+    # settings, shared by every installation on the server.
+    writer_role: Optional[pulumi.Input[str]] = None
+    reader_role: Optional[pulumi.Input[str]] = None
+    # check at preview that the server answers and the user has the privileges needed
+    preflight: bool = True
+
+
+class ScriptTracking(pulumi.ComponentResource):
+    schemas: pulumi.Output[list[str]]
+    writer_role: pulumi.Output[str]
+    reader_role: pulumi.Output[str]
+    functions: pulumi.Output[list[str]]
+    track_ddl: pulumi.Output[bool]
+
+    def __init__(self, name: str, args: ScriptTrackingArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        c = args.connection
+        fields = {"host": c.host, "port": c.port, "database": c.database, "username": c.username,
+                  "password": c.password, "sslmode": c.sslmode, "lock_timeout_ms": c.lock_timeout_ms,
+                  "statement_timeout_ms": c.statement_timeout_ms}
+        if not any(isinstance(v, pulumi.Output) for k, v in fields.items() if k != "password"):
+            # plain values: a bad one stops the program here, before anything is declared
+            _claim(name, check_connection({**fields, "password": ""}))
+
+        def checked(values: list) -> dict:
+            conn = check_connection(dict(zip(fields, values)))
+            _claim(name, conn)
+            return conn
+
+        # the password stays a secret inside the object; the whole object is one too
+        connection = pulumi.Output.secret(pulumi.Output.all(*fields.values()).apply(checked))
+        child = pulumi.ResourceOptions(parent=self)
+        objects = desired_objects(args.settings)
+
+        roles: dict[str, pulumi.Output[str]] = {}
+        role_resources: list[pulumi.Resource] = []
+        for slot in ROLE_SLOTS:
+            given = getattr(args, f"{slot}_role")
+            if given is not None:
+                roles[slot] = pulumi.Output.from_input(given)
+                continue
+            role = next(o for o in objects if o.kind == "role" and o.identity == args.settings.role(slot))
+            resource = Role(f"{name}-{slot}", {role.key: _props(role)}, connection, False, child)
+            role_resources.append(resource)
+            roles[slot] = resource.objects.apply(lambda _, n=role.identity: n)
+
+        def props(o: DbObject) -> dict[str, Any]:
+            given = getattr(args, f"{o.name}_role") if o.kind == "grant" else None
+            if given is None:
+                return _props(o)
+            params = grant_params(o.statements[0])
+            return {**_props(o), "statements": pulumi.Output.from_input(given).apply(
+                lambda r: [grant_statement(params["privilege"], params["on"], params["target"], r)])}
+
+        system = Objects(f"{name}-objects", {o.key: props(o) for o in objects if o.kind != "role"},
+                         connection, args.preflight,
+                         pulumi.ResourceOptions(parent=self, depends_on=role_resources))
+
+        def after_apply(value: Any) -> pulumi.Output:
+            # known once the objects exist, and a dependency on them for consumers
+            return system.applied.apply(lambda _: value)
+
+        self.schemas = after_apply([o.identity for o in objects if o.kind == "schema"])
+        self.functions = after_apply([o.identity for o in objects if o.kind == "function"])
+        self.writer_role, self.reader_role = roles["writer"], roles["reader"]
+        self.track_ddl = after_apply(args.settings.track_ddl)
+        self.register_outputs({
+            "schemas": self.schemas, "writerRole": self.writer_role, "readerRole": self.reader_role,
+            "functions": self.functions, "trackDdl": self.track_ddl,
+        })
+
+
+def _props(o: DbObject) -> dict[str, Any]:
+    return {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+            "dependsOn": list(o.depends_on)}
