@@ -241,8 +241,9 @@ class ObjectSetProvider(ResourceProvider):
         changed = self._changed(olds, news)
         if any(olds["objects"].get(k, news["objects"].get(k))["kind"] in RETAINED for k in changed):
             self._plan_read_only(olds, news, changed)
-        _DETAILED.value = {_path(k): ADD if k not in olds["objects"] else DELETE if k not in news["objects"]
-                           else UPDATE for k in changed}
+        drift = olds.get("drift") or {}
+        _DETAILED.value = {_path(k): ADD if k not in olds["objects"] or drift.get(k) == MISSING
+                           else DELETE if k not in news["objects"] else UPDATE for k in changed}
         if old_conn != new_conn:
             _DETAILED.value["connection"] = UPDATE
         return DiffResult(changes=bool(changed) or old_conn != new_conn, replaces=[],
@@ -255,7 +256,8 @@ class ObjectSetProvider(ResourceProvider):
         old_objs, new_objs, drift = olds["objects"], news["objects"], olds.get("drift") or {}
         retained = olds.get("retained") or {}
         changed = [k for k in new_objs if k not in old_objs and k not in retained]
-        changed += [k for k, o in old_objs.items() if k not in new_objs and o["kind"] not in RETAINED]
+        # removed; a table or sequence leaves the stack but keeps its rows (recorded as retained)
+        changed += [k for k in old_objs if k not in new_objs]
         changed += [k for k in new_objs if k in old_objs and (
             k in drift or old_objs[k]["kind"] != new_objs[k]["kind"] or normalize(";\n".join(old_objs[k]["statements"]))
             != normalize(";\n".join(new_objs[k]["statements"])))]

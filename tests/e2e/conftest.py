@@ -24,6 +24,8 @@ from psycopg import sql
 from tests.conftest import REPO
 
 BIN = REPO / ".tools" / "bin"
+# what a detailed diff's kind means for the object it names
+OBJECT_OPS = {"add": "create", "delete": "delete", "update": "update"}
 PASSPHRASE = "e2e-test-passphrase"
 
 
@@ -66,8 +68,20 @@ class Project:
         return json.loads(r.stdout).get("steps", [])
 
     def changes(self, *extra: str) -> dict[str, str]:
-        """resource name -> op, for every step that changes something."""
-        return {s["urn"].split("::")[-1]: s["op"] for s in self.preview_steps(*extra) if s["op"] not in ("same", "refresh")}
+        """What the preview would change: database object -> create/update/delete for the
+        objects of an updated installation (its detailed diff), resource name -> op for
+        every other step that changes something."""
+        out = {}
+        for s in self.preview_steps(*extra):
+            if s["op"] in ("same", "refresh"):
+                continue
+            objects = {path: d["kind"] for path, d in (s.get("detailedDiff") or {}).items()
+                       if path.startswith("objects[")}
+            if s["op"] == "update" and objects:
+                out.update({json.loads(path[len("objects["):-1]): OBJECT_OPS[kind] for path, kind in objects.items()})
+            else:
+                out[s["urn"].split("::")[-1]] = s["op"]
+        return out
 
     def sql(self, query: str, params=None) -> list[tuple]:
         with psycopg.connect(self.dsn, autocommit=True) as conn:

@@ -90,8 +90,8 @@ def test_lifecycle(project):
 
     # 5. the event trigger dropped by hand: refresh shows it; up restores it
     project.sql("DROP EVENT TRIGGER auto_ddl_tracker")
-    refresh = project.run("refresh", "--yes").stdout
-    assert "auto_ddl_tracker" in refresh and "deleted" in refresh
+    refresh = project.run("refresh", "--yes", "--diff").stdout
+    assert "auto_ddl_tracker" in refresh and "1 updated" in refresh
     assert project.changes() == {"auto_ddl_tracker": "create"}
     project.up()
     assert project.sql("SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'auto_ddl_tracker'") == [("O",)]

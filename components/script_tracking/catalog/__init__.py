@@ -52,7 +52,23 @@ def inspect(pg: psycopg.Connection, kind: str, identity: str, statements: list[s
         row = pg.execute(sql.SQL(query("data")).format(table=sql.Identifier(schema, name))).fetchone()
     else:
         row = pg.execute(query(kind), {"identity": identity}).fetchone()
-    return None if row is None else row[0]
+    return None if row is None else as_stored(row[0])
+
+
+def as_stored(value: Any) -> Any:
+    """A fingerprint as the Pulumi state gives it back, so that one read now equals
+    one recorded then: numbers are doubles there (a sequence's max
+    9223372036854775807 comes back as 9.223372036854776e18), and an object's keys
+    whose value is null are left out."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: as_stored(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [as_stored(v) for v in value]
+    return value
 
 
 def role_in_use_elsewhere(pg: psycopg.Connection, role: str) -> bool:
