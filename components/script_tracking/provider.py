@@ -224,9 +224,9 @@ class ObjectSetProvider(ResourceProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         _DETAILED.value = None
         if "objects" not in olds:
-            raise LegacyStateError(
-                f"{olds.get('identity')}: this stack was made by script-tracking 0.1; upgrade its state "
-                "first: python -m script_tracking.upgrade --stack <name> (make up/preview do it)")
+            raise LegacyStateError(f"{olds.get('identity')}: this stack was made by script-tracking 0.1: upgrade its "
+                                   "state first with python -m script_tracking.upgrade --stack <name> "
+                                   "(make up/preview do it)")
         old_conn, new_conn = olds["connection"], news.get("connection")
         known = _known(new_conn) and _known(news.get("objects"))
         replaces = [] if not _known(new_conn) or \

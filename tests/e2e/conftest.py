@@ -103,19 +103,10 @@ def ours_in_catalog(project: Project) -> dict[str, int]:
     return dict(zip(("schemas", "event_triggers", "wrappers", "roles", "functions"), row))
 
 
-@pytest.fixture
-def project(pg, db, tmp_path) -> Project:
-    require_toolchain()
-    work = tmp_path / "program"
-    work.mkdir()
-    shutil.copy(REPO / "__main__.py", work)
-    shutil.copytree(REPO / "sql", work / "sql")
-    # the program imports components from the repo, as the provider does
-    (work / "components").symlink_to(REPO / "components")
-    (work / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text().replace(
-        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
+def program_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a pulumi command: our toolchain, a file backend of its own."""
     state = tmp_path / "state"
-    state.mkdir()
+    state.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "PG"))}
     env.update({
         "PATH": f"{BIN}:{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
@@ -126,6 +117,29 @@ def project(pg, db, tmp_path) -> Project:
         "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
         "NO_COLOR": "1",
     })
+    return env
+
+
+def install_program(work: Path, source: Path = REPO) -> None:
+    """The project's program (Pulumi.yaml, __main__.py, sql/, components/) from `source` into `work`."""
+    work.mkdir(exist_ok=True)
+    shutil.copy(source / "__main__.py", work)
+    if not (work / "sql").exists():
+        shutil.copytree(source / "sql", work / "sql")
+    # the program's directory holds components/, as the repository does
+    if (work / "components").is_symlink():
+        (work / "components").unlink()
+    elif (work / "components").exists():
+        shutil.rmtree(work / "components")
+    (work / "components").symlink_to(source / "components")
+    (work / "Pulumi.yaml").write_text((source / "Pulumi.yaml").read_text().replace(
+        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
+
+
+def new_project(pg, db: str, tmp_path: Path, work: Path) -> Project:
+    """A stack of the program in `work` on database `db`, with its own role names."""
+    require_toolchain()
+    env = program_env(tmp_path)
     suffix = uuid.uuid4().hex[:8]
     p = Project(dir=work, env=env, stack=f"e2e-{suffix}", dsn=pg.dsn(db),
                 writer=f"st_writer_{suffix}", reader=f"st_reader_{suffix}")
@@ -137,10 +151,22 @@ def project(pg, db, tmp_path) -> Project:
     p.config("postgresql:password", pg.password, secret=True)
     p.config("script-tracking:writerRole", p.writer)
     p.config("script-tracking:readerRole", p.reader)
-    yield p
-    # leave nothing behind in the shared cluster (roles are cluster-wide)
-    p.run("destroy", "--yes", check=False)
+    return p
+
+
+def drop_roles(p: Project) -> None:
+    """Leave nothing behind in the shared cluster (roles are cluster-wide)."""
     for role in (p.writer, p.reader):
         if p.sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)):
             p.sql(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
             p.sql(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+@pytest.fixture
+def project(pg, db, tmp_path) -> Project:
+    work = tmp_path / "program"
+    install_program(work)
+    p = new_project(pg, db, tmp_path, work)
+    yield p
+    p.run("destroy", "--yes", check=False)
+    drop_roles(p)

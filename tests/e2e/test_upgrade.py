@@ -1,0 +1,113 @@
+"""A stack made by release 0.1 (one resource per object, provider pickled as
+components.provider) moves to this release with no database change: after
+`python -m script_tracking.upgrade`, preview shows no change, up re-creates
+nothing (every object keeps its OID, every row stays), refresh finds no drift,
+and destroy removes everything.
+
+Release 0.1 is the commit below, taken from this repository's history."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.conftest import drop_roles, install_program, new_project, ours_in_catalog
+
+RELEASE_0_1 = "55b222fb0202e102463d86d6c70aefc9e14fd087"
+
+
+def checkout(commit: str, into) -> None:
+    r = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit,
+                        "__main__.py", "Pulumi.yaml", "components", "sql"], capture_output=True)
+    if r.returncode != 0:
+        pytest.fail(f"release 0.1 ({commit}) is not in this clone's history: {r.stderr.decode().strip()}")
+    tarfile.open(fileobj=io.BytesIO(r.stdout)).extractall(into, filter="data")
+
+
+def identities(project) -> dict:
+    """Every object of ours with its OID: a re-created object gets a new one."""
+    return dict(project.sql("""
+        SELECT 'proc ' || p.oid::regprocedure::text, p.oid::bigint FROM pg_proc p
+            JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname IN ('util', 'script_tracking') OR p.proname IN ('track_operation', 'complete_operation')
+        UNION ALL SELECT 'rel ' || c.oid::regclass::text, c.oid::bigint FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname IN ('util', 'script_tracking')
+        UNION ALL SELECT 'schema ' || nspname, oid::bigint FROM pg_namespace WHERE nspname IN ('util', 'script_tracking')
+        UNION ALL SELECT 'trigger ' || evtname, oid::bigint FROM pg_event_trigger
+        UNION ALL SELECT 'role ' || rolname, oid::bigint FROM pg_roles WHERE rolname IN (%s, %s)
+    """, (project.writer, project.reader)))
+
+
+def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
+    work = tmp_path / "program"
+    work.mkdir()
+    checkout(RELEASE_0_1, work)
+    (work / "Pulumi.yaml").write_text((work / "Pulumi.yaml").read_text().replace(
+        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
+    project = new_project(pg, db, tmp_path, work)
+    try:
+        project.up()
+        types = project.run("stack", "--show-urns").stdout
+        assert "pulumi-python:dynamic/sql:Function" in types  # one resource per object, as 0.1 made it
+        project.sql("SELECT track_operation('before the upgrade', 'MIGRATION')")
+        before, rows = identities(project), project.sql("SELECT script_execution_hk, version_number, status FROM script_tracking.script_execution_s")
+        assert len(before) > 30
+
+        # this release's program (release 0.1's sql/ kept: only the code changes)
+        install_program(work)
+        r = subprocess.run([sys.executable, "-m", "script_tracking.upgrade", "--stack", project.stack],
+                           cwd=work, env=project.env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert "upgraded from release 0.1" in r.stdout and "no database change" in r.stdout
+        # a second run finds nothing to do
+        again = subprocess.run([sys.executable, "-m", "script_tracking.upgrade", "--stack", project.stack],
+                               cwd=work, env=project.env, capture_output=True, text=True)
+        assert again.returncode == 0 and again.stdout == ""
+
+        project.run("preview", "--expect-no-changes")
+        assert project.changes() == {}
+        out = project.up().stdout
+        assert "created" not in out and "deleted" not in out and "updated" not in out
+        project.run("refresh", "--yes")
+        assert project.changes() == {}
+        assert identities(project) == before, "an object was re-created"
+        assert set(rows) <= set(project.sql("SELECT script_execution_hk, version_number, status FROM script_tracking.script_execution_s"))
+        urns = project.run("stack", "--show-urns").stdout
+        assert "sql:Objects" in urns and "sql:Function" not in urns
+
+        project.run("destroy", "--yes")
+        assert ours_in_catalog(project) == {"schemas": 0, "event_triggers": 0, "wrappers": 0, "roles": 0,
+                                            "functions": 0}
+    finally:
+        project.run("destroy", "--yes", check=False)
+        drop_roles(project)
+
+
+def test_the_new_program_on_a_0_1_stack_refuses_until_upgraded(pg, db, tmp_path):
+    """Forgetting the upgrade loses nothing: the old resources' operations stop with
+    the instruction, one line, and the database keeps every object."""
+    work = tmp_path / "program"
+    work.mkdir()
+    checkout(RELEASE_0_1, work)
+    (work / "Pulumi.yaml").write_text((work / "Pulumi.yaml").read_text().replace(
+        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
+    project = new_project(pg, db, tmp_path, work)
+    try:
+        project.up()
+        before = identities(project)
+        install_program(work)
+        r = project.run("destroy", "--yes", check=False)
+        out = r.stdout + r.stderr
+        assert r.returncode != 0 and "Traceback" not in out
+        assert "made by script-tracking 0.1: upgrade its state first with python -m script_tracking.upgrade" in out
+        assert identities(project) == before
+    finally:
+        subprocess.run([sys.executable, "-m", "script_tracking.upgrade", "--stack", project.stack],
+                       cwd=work, env=project.env, capture_output=True)
+        project.run("destroy", "--yes", check=False)
+        drop_roles(project)
