@@ -30,8 +30,10 @@ db: venv
 db-stop:
 	$(PY) scripts/localpg.py stop
 
+# select (or create) the stack; a stack made by release 0.1 is upgraded in place first
 stack: venv toolchain
-	@. scripts/env.sh && { pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK); }
+	@. scripts/env.sh && { pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK); } \
+		&& $(PY) -m script_tracking.upgrade --stack $(STACK)
 
 up: db stack
 	$(PULUMI) up --yes --stack $(STACK)

@@ -91,9 +91,9 @@ timeouts = {"lock_timeout_ms": st.get("lockTimeoutMs") or 5000,
             "statement_timeout_ms": st.get("statementTimeoutMs") or 60000}
 
 
-def install(name: str, connection: ConnectionArgs, key_of: Callable[[str], str]) -> ScriptTracking:
-    return checked(lambda: ScriptTracking(name, ScriptTrackingArgs(connection=connection, settings=settings)),
-                   key_of)
+def install(name: str, connection: ConnectionArgs, key_of: Callable[[str], str], preflight: bool) -> ScriptTracking:
+    return checked(lambda: ScriptTracking(name, ScriptTrackingArgs(
+        connection=connection, settings=settings, preflight=preflight)), key_of)
 
 
 servers = st.get_object("servers")
@@ -108,7 +108,7 @@ if servers is None:
         sslmode=pg.get("sslmode") or "prefer", **timeouts)
     tracking = install("script-tracking", connection,
                        lambda f: f"postgresql:{f}" if f in ("host", "port", "database", "username", "sslmode")
-                       else setting_key(f))
+                       else setting_key(f), preflight=True)
     pulumi.export("database", f"{connection.host}:{connection.port}/{connection.database}")
     for output in ("schemas", "writerRole", "readerRole", "functions", "trackDdl"):
         pulumi.export(output, getattr(tracking, "".join("_" + c.lower() if c.isupper() else c for c in output)))
@@ -139,7 +139,9 @@ else:
                 **timeouts)
             install(f"{server}/{database}", connection,
                     lambda f, k=key: f"{k}.{f}" if f in ("host", "port", "username", "sslmode") else
-                    f"{k}.databases" if f == "database" else setting_key(f))
+                    f"{k}.databases" if f == "database" else setting_key(f),
+                    # one server down must not stop the others (`up --continue-on-error`)
+                    preflight=False)
             installed.append(f"{server}/{database}")
     pulumi.export("databases", installed)
     pulumi.export("writerRole", settings.writer_role)

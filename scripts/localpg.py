@@ -72,6 +72,12 @@ class Cluster:
     root: Path
     port: int = DEFAULT_PORT
     password: str = DEV_PASSWORD
+    # the server's binaries: bin_dir() unless given (another major version)
+    bindir: Path | None = None
+
+    @property
+    def bin(self) -> Path:
+        return self.bindir or bin_dir()
 
     @property
     def data(self) -> Path:
@@ -128,7 +134,7 @@ class Cluster:
         os.chmod(pwfile, 0o600)
         try:
             self._run([
-                str(bin_dir() / "initdb"), "-D", str(self.data), "-U", SUPERUSER,
+                str(self.bin / "initdb"), "-D", str(self.data), "-U", SUPERUSER,
                 "--pwfile", str(pwfile), "--auth-host=scram-sha-256", "--auth-local=trust",
                 "--encoding=UTF8", "--locale=C", "--no-sync",
             ])
@@ -146,7 +152,7 @@ class Cluster:
     def running(self) -> bool:
         if not self.initialized():
             return False
-        r = self._run([str(bin_dir() / "pg_ctl"), "-D", str(self.data), "status"], check=False)
+        r = self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "status"], check=False)
         return r.returncode == 0
 
     def start(self) -> None:
@@ -154,12 +160,12 @@ class Cluster:
         if self.running():
             return
         self._run([
-            str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
             "-o", f"-p {self.port}", "-w", "-t", "60", "start",
         ])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            r = self._run([str(bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], check=False)
+            r = self._run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], check=False)
             if r.returncode == 0:
                 return
             time.sleep(0.1)
@@ -167,7 +173,7 @@ class Cluster:
 
     def stop(self) -> None:
         if self.running():
-            self._run([str(bin_dir() / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
+            self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])
 
     def destroy(self) -> None:
         self.stop()
@@ -180,7 +186,7 @@ class Cluster:
     def psql(self, dbname: str, *, file: Path | None = None, command: str | None = None,
              check: bool = True) -> subprocess.CompletedProcess:
         """Run psql as a user would: stop at the first error, one session."""
-        args = [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+        args = [str(self.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
                 "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-d", dbname]
         if file is not None:
             args += ["-f", str(file)]
@@ -202,7 +208,7 @@ class Cluster:
         }
 
     def version(self) -> str:
-        return self._run([str(bin_dir() / "postgres"), "--version"]).stdout.strip()
+        return self._run([str(self.bin / "postgres"), "--version"]).stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ another build (`make test-pg15` runs the suite on Debian's PostgreSQL 15).
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import uuid
@@ -39,14 +40,34 @@ def pg() -> Iterator[Cluster]:
         root.rmdir()
 
 
+# A second server of another major version: Debian's PostgreSQL 15 (.ci/run installs it)
+PG15_BINDIR = Path(os.environ.get("ST_PG15_BINDIR", "/usr/lib/postgresql/15/bin"))
+
+
+@pytest.fixture(scope="session")
+def pg15() -> Iterator[Cluster]:
+    if not (PG15_BINDIR / "postgres").exists():
+        pytest.fail(f"PostgreSQL 15 is not installed in {PG15_BINDIR}: apt-get install postgresql-15")
+    root = Path(tempfile.mkdtemp(prefix="st-pg15-"))
+    root.chmod(0o755)
+    cluster = Cluster(root / "cluster", port=free_port(), password="st-test15-" + uuid.uuid4().hex[:12],
+                      bindir=PG15_BINDIR)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+        root.rmdir()
+
+
 @pytest.fixture(scope="session")
 def pg_version(pg: Cluster) -> int:
     with psycopg.connect(pg.dsn(), autocommit=True) as conn:
         return int(conn.execute("SHOW server_version_num").fetchone()[0]) // 10000
 
 
-def _create_db(pg: Cluster) -> str:
-    name = "t_" + uuid.uuid4().hex[:16]
+def _create_db(pg: Cluster, name: str | None = None) -> str:
+    name = name or "t_" + uuid.uuid4().hex[:16]
     with psycopg.connect(pg.dsn(), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return name

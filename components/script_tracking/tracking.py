@@ -89,7 +89,10 @@ class ScriptTrackingArgs:
     # settings, shared by every installation on the server.
     writer_role: Optional[pulumi.Input[str]] = None
     reader_role: Optional[pulumi.Input[str]] = None
-    # check at preview that the server answers and the user has the privileges needed
+    # check at preview (in the provider's check) that the server answers and the user
+    # has the privileges needed. A failed check stops the whole deployment, even with
+    # --continue-on-error, so a fleet that must go on while one server is down turns
+    # it off: the same problems then fail only that database's apply, named.
     preflight: bool = True
 
 
