@@ -4,93 +4,31 @@ secrets, many instances in one program, connections and roles passed as other
 resources' outputs (pulumi_postgresql's real SDK), and outputs that carry the
 dependencies of the resources that make them.
 
-The mock monitor's own records carry only (urn, id, state); the parent, the
-dependencies and the secret markers of a registration are read from the
-RegisterResource requests themselves, which a MockMonitor subclass records."""
+What a program registers is recorded by tests/unit/mocking.py."""
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
-from typing import Any, Callable
 
 import pulumi
 import pulumi_postgresql
 import pytest
-from google.protobuf import json_format
-from pulumi.runtime.mocks import MockMonitor
 
 from script_tracking import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings, SettingsError
 from script_tracking.desired import desired_objects
 from script_tracking.tracking import TYPE_TOKEN
+
+from .mocking import Registered, run_program
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 PASSWORD = "mock-password-6f1d2c"
 T = "pulumi-python:dynamic/sql:"
 
 
-class Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        outputs = dict(args.inputs)
-        if args.typ == "postgresql:index/database:Database":
-            outputs["host"] = "made.example"  # an output the program does not know in advance
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-
-class RecordingMonitor(MockMonitor):
-    def __init__(self, mocks):
-        super().__init__(mocks)
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request):
-        self.requests.append(request)
-        return super().RegisterResource(request)
-
-
-@dataclass
-class Registered:
-    type: str
-    name: str
-    urn: str
-    parent: str
-    dependencies: list[str]
-    secret_outputs: list[str]
-    raw: dict          # the request's inputs as sent (secrets still wrapped)
-    inputs: dict       # as the mock saw them (unwrapped)
-
-
 def connection(database: str = "app", **kw) -> ConnectionArgs:
     return ConnectionArgs(**{"host": "db.example", "port": 5433, "database": database, "username": "admin",
                              "password": pulumi.Output.secret(PASSWORD), **kw})
-
-
-def run_program(body: Callable[[], Any]) -> tuple[list[Registered], Any]:
-    """Run `body` as a Pulumi program under mocks; its registrations and what it returned, resolved."""
-    mocks = Mocks()
-    monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project="st", stack="unit", preview=False, monitor=monitor)
-    result: dict = {}
-
-    @pulumi.runtime.test
-    def program():
-        return pulumi.Output.from_input(body()).apply(lambda v: result.update(value=v))
-
-    program()
-    regs = []
-    for req in monitor.requests:
-        if req.type == "pulumi:pulumi:Stack":
-            continue
-        urn = monitor.make_urn(req.parent, req.type, req.name)
-        regs.append(Registered(
-            type=req.type, name=req.name, urn=urn, parent=req.parent, dependencies=list(req.dependencies),
-            secret_outputs=list(req.additionalSecretOutputs),
-            raw=json_format.MessageToDict(req.object),
-            inputs=monitor.resources[urn].state))
-    return regs, result.get("value")
 
 
 def outputs_of(comp: ScriptTracking) -> pulumi.Output:
@@ -131,7 +69,7 @@ def test_a_component_with_two_roles_and_the_objects_of_its_database(on):
 def test_every_child_is_parented_to_the_component(on):
     regs, _ = on
     comp = regs[0]
-    assert comp.parent == "urn:pulumi:unit::st::pulumi:pulumi:Stack::st-unit"  # the stack
+    assert comp.parent.split("::")[2] == "pulumi:pulumi:Stack"  # the stack
     for r in regs[1:]:
         assert r.parent == comp.urn, r.name
         assert r.urn.split("::")[2].startswith(TYPE_TOKEN + "$"), r.urn
