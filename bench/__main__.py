@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only throughput,ddl,history,deploy]
+"""python -m bench [--quick] [--only throughput,ddl,history,deploy,fleet]
 
 Starts a throwaway PostgreSQL cluster, runs the chosen benchmarks (each against a
 baseline measured in the same run), prints the table and writes bench/results/.
@@ -10,11 +10,11 @@ import argparse
 import sys
 import time
 
-from . import ddl, deploy, history, report, throughput
+from . import ddl, deploy, fleet, history, report, throughput
 from .common import RESULTS, Bench, machine_info
 
-ALL = ("throughput", "ddl", "history", "deploy")
-MODULES = {"throughput": throughput, "ddl": ddl, "history": history, "deploy": deploy}
+ALL = ("throughput", "ddl", "history", "deploy", "fleet")
+MODULES = {"throughput": throughput, "ddl": ddl, "history": history, "deploy": deploy, "fleet": fleet}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--history-sizes", help="history: comma-separated sizes (default 10000,100000,1000000)")
     p.add_argument("--history-calls", type=int, help="history: calls per query and size")
     p.add_argument("--deploy-reps", type=int, help="deploy: repetitions")
+    p.add_argument("--fleet-sizes", help="fleet: comma-separated database counts (default 1,10,50)")
     a = p.parse_args(argv)
     only = [x.strip() for x in a.only.split(",") if x.strip()]
     bad = [x for x in only if x not in ALL]
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "history": {"sizes": tuple(int(x) for x in a.history_sizes.split(",")) if a.history_sizes else None,
                     "calls": a.history_calls},
         "deploy": {"reps": a.deploy_reps},
+        "fleet": {"sizes": tuple(int(x) for x in a.fleet_sizes.split(",")) if a.fleet_sizes else None},
     }
 
     def log(msg: str) -> None:

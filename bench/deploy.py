@@ -20,6 +20,8 @@ STEPS = ("up", "noop_up", "preview", "destroy")
 
 class Program:
     def __init__(self, b: Bench, name: str, real: bool, db: str | None = None):
+        """`real`: this project's program (one database `db`, or none: a caller
+        configures a fleet); else an empty Python program."""
         self.b, self.name, self.real, self.db = b, name, real, db
         self.dir = b.tmp / f"prog_{name}"
         self.dir.mkdir()
@@ -50,7 +52,7 @@ class Program:
         self.env = env
         self.stack = "bench"
         self.run("stack", "init", self.stack, stack=False)
-        if real:
+        if real and db is not None:
             c = b.cluster
             self.config("postgresql:host", "127.0.0.1")
             self.config("postgresql:port", str(c.port))

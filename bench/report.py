@@ -49,7 +49,7 @@ def plot(rows: dict[str, list[Row]], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [k for k in ("throughput", "ddl", "history", "deploy") if rows.get(k)]
+    panels = [k for k in ("throughput", "ddl", "history", "deploy", "fleet") if rows.get(k)]
     if not panels:
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
@@ -91,6 +91,16 @@ def plot(rows: dict[str, list[Row]], path: Path) -> Path | None:
             ax.set_xticks(list(x), [r.figure.replace("pulumi ", "").split(",")[0].split(" from")[0] for r in rs])
             ax.set_ylabel("seconds")
             ax.set_title("Deployment wall time")
+        elif k == "fleet":
+            for r in rs:
+                sizes = [int(n) for n in r.extra["seconds"]]
+                ax.plot(sizes, [r.extra["seconds"][str(n)] / r.baseline for n in sizes], "o-",
+                        label=r.figure.split(" at ")[0].replace("fleet ", ""))
+            top = max(int(n) for n in rs[0].extra["seconds"])
+            ax.plot([1, top], [1, top], color="grey", lw=0.8, ls=":", label="linear in databases")
+            ax.set_xlabel("databases in the stack")
+            ax.set_ylabel("time / time for one database")
+            ax.set_title("Fleet rollout")
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()

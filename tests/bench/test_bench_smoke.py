@@ -18,12 +18,12 @@ def test_bench_smoke(tmp_path):
          "--seconds", "1", "--clients", "1,8",
          "--ddl-statements", "200", "--ddl-reps", "1",
          "--history-sizes", "1000", "--history-calls", "20",
-         "--deploy-reps", "1"],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+         "--deploy-reps", "1", "--fleet-sizes", "1,2"],
+        cwd=REPO, capture_output=True, text=True, timeout=180)
     elapsed = time.monotonic() - t0
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     data = json.loads((out / "latest.json").read_text())
-    assert set(data["rows"]) == {"throughput", "ddl", "history", "deploy"}
+    assert set(data["rows"]) == {"throughput", "ddl", "history", "deploy", "fleet"}
     assert (out / "latest.png").stat().st_size > 0
     for row in data["rows"]["throughput"]:
         assert row["extra"]["tracked"]["errors"] == 0 and row["value"] > 0
@@ -31,6 +31,9 @@ def test_bench_smoke(tmp_path):
     assert ddl["extra"]["statements"] >= 200 and ddl["value"] > 0 and ddl["baseline"] > 0
     assert data["rows"]["history"][0]["value"] > 0
     assert data["rows"]["deploy"][0]["value"] > 0
+    for row in data["rows"]["fleet"]:
+        assert row["value"] > 0 and row["baseline"] > 0 and set(row["extra"]["seconds"]) == {"1", "2"}
+        assert all(0 <= v <= 3 for v in row["extra"]["sessions_per_database"].values()), row
     for col in ("figure", "value", "baseline", "ratio", "target", "met?"):
         assert col in r.stdout
-    assert elapsed < 60, f"smoke run took {elapsed:.0f} s"
+    assert elapsed < 90, f"smoke run took {elapsed:.0f} s"
