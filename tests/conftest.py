@@ -12,6 +12,7 @@ import os
 import sys
 import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -27,17 +28,24 @@ from scripts.localpg import Cluster, free_port  # noqa: E402
 SQL_DIR = REPO / "sql"
 
 
-@pytest.fixture(scope="session")
-def pg() -> Iterator[Cluster]:
-    root = Path(tempfile.mkdtemp(prefix="st-pg-"))
+@contextmanager
+def throwaway_cluster(prefix: str, bindir: Path | None = None) -> Iterator[Cluster]:
+    """A cluster in a new temp directory, on a free port, removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)
-    cluster = Cluster(root / "cluster", port=free_port(), password="st-test-" + uuid.uuid4().hex[:12])
+    cluster = Cluster(root / "cluster", port=free_port(), password=prefix + uuid.uuid4().hex[:12], bindir=bindir)
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.destroy()
         root.rmdir()
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Cluster]:
+    with throwaway_cluster("st-pg-") as cluster:
+        yield cluster
 
 
 # A second server of another major version: Debian's PostgreSQL 15 (.ci/run installs it)
@@ -48,16 +56,8 @@ PG15_BINDIR = Path(os.environ.get("ST_PG15_BINDIR", "/usr/lib/postgresql/15/bin"
 def pg15() -> Iterator[Cluster]:
     if not (PG15_BINDIR / "postgres").exists():
         pytest.fail(f"PostgreSQL 15 is not installed in {PG15_BINDIR}: apt-get install postgresql-15")
-    root = Path(tempfile.mkdtemp(prefix="st-pg15-"))
-    root.chmod(0o755)
-    cluster = Cluster(root / "cluster", port=free_port(), password="st-test15-" + uuid.uuid4().hex[:12],
-                      bindir=PG15_BINDIR)
-    cluster.start()
-    try:
+    with throwaway_cluster("st-pg15-", PG15_BINDIR) as cluster:
         yield cluster
-    finally:
-        cluster.destroy()
-        root.rmdir()
 
 
 @pytest.fixture(scope="session")

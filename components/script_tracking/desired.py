@@ -16,8 +16,8 @@ from psycopg import sql
 from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, identifier, load_objects
 
 FILTER_TABLE = "script_tracking.ddl_tracker_filter"
-# Objects that hold state: when they leave sql/ they stay in the database (Pulumi's
-# retain-on-delete); their schema drops them on destroy.
+# Objects that hold state: when they leave sql/ they stay in the database with their
+# rows (the provider records them as retained); destroy drops them.
 RETAINED = ("table", "sequence")
 # The functions each role may call, by name; signatures come from sql/.
 WRITER_FUNCTIONS = ("script_tracking.track_operation", "script_tracking.complete_operation",
@@ -43,7 +43,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """What an installation configures; checked on construction (SettingsError)."""
+    """What an installation configures; checked on construction (SettingsError names the field)."""
 
     track_ddl: bool = True
     writer_role: str = "script_tracking_writer"

@@ -22,7 +22,7 @@ from psycopg import sql
 # the package's sql/: in a checkout a link to the repository's sql/, in a wheel a copy
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 # Files of objects the dynamic provider manages, in creation order. Schemas are
-# declared by components.desired (00_schemas.sql is for the psql path only); the
+# declared by script_tracking.desired (00_schemas.sql is for the psql path only); the
 # event triggers are their own file because `trackDdl` switches them on and off.
 OBJECT_FILES = ("10_audit.sql", "20_tracking.sql", "30_ddl_tracker.sql")
 TRIGGER_FILES = ("40_ddl_triggers.sql",)
@@ -35,7 +35,7 @@ class SqlSourceError(ValueError):
 @dataclass(frozen=True)
 class DbObject:
     kind: str                  # table, sequence, function, index, view, type, event_trigger;
-                               # components.desired adds schema, role, grant and data
+                               # script_tracking.desired adds schema, role, grant and data
     identity: str              # e.g. script_tracking.track_operation(text, text, jsonb)
     schema: str | None
     name: str

@@ -29,6 +29,23 @@ def checkout(commit: str, into) -> None:
     tarfile.open(fileobj=io.BytesIO(r.stdout)).extractall(into, filter="data")
 
 
+def release_0_1_stack(pg, db: str, tmp_path):
+    """A stack made by release 0.1's program: up done, in tmp_path/program."""
+    work = tmp_path / "program"
+    work.mkdir()
+    checkout(RELEASE_0_1, work)
+    (work / "Pulumi.yaml").write_text((work / "Pulumi.yaml").read_text().replace(
+        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
+    project = new_project(pg, db, tmp_path, work)
+    project.up()
+    return project
+
+
+def upgrade(project) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "script_tracking.upgrade", "--stack", project.stack],
+                          cwd=project.dir, env=project.env, capture_output=True, text=True)
+
+
 def identities(project) -> dict:
     """Every object of ours with its OID: a re-created object gets a new one."""
     return dict(project.sql("""
@@ -44,14 +61,8 @@ def identities(project) -> dict:
 
 
 def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
-    work = tmp_path / "program"
-    work.mkdir()
-    checkout(RELEASE_0_1, work)
-    (work / "Pulumi.yaml").write_text((work / "Pulumi.yaml").read_text().replace(
-        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
-    project = new_project(pg, db, tmp_path, work)
+    project = release_0_1_stack(pg, db, tmp_path)
     try:
-        project.up()
         types = project.run("stack", "--show-urns").stdout
         assert "pulumi-python:dynamic/sql:Function" in types  # one resource per object, as 0.1 made it
         project.sql("SELECT track_operation('before the upgrade', 'MIGRATION')")
@@ -59,14 +70,11 @@ def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
         assert len(before) > 30
 
         # this release's program (release 0.1's sql/ kept: only the code changes)
-        install_program(work)
-        r = subprocess.run([sys.executable, "-m", "script_tracking.upgrade", "--stack", project.stack],
-                           cwd=work, env=project.env, capture_output=True, text=True)
+        install_program(project.dir)
+        r = upgrade(project)
         assert r.returncode == 0, r.stderr
         assert "upgraded from release 0.1" in r.stdout and "no database change" in r.stdout
-        # a second run finds nothing to do
-        again = subprocess.run([sys.executable, "-m", "script_tracking.upgrade", "--stack", project.stack],
-                               cwd=work, env=project.env, capture_output=True, text=True)
+        again = upgrade(project)  # a second run finds nothing to do
         assert again.returncode == 0 and again.stdout == ""
 
         project.run("preview", "--expect-no-changes")
@@ -91,23 +99,16 @@ def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
 def test_the_new_program_on_a_0_1_stack_refuses_until_upgraded(pg, db, tmp_path):
     """Forgetting the upgrade loses nothing: the old resources' operations stop with
     the instruction, one line, and the database keeps every object."""
-    work = tmp_path / "program"
-    work.mkdir()
-    checkout(RELEASE_0_1, work)
-    (work / "Pulumi.yaml").write_text((work / "Pulumi.yaml").read_text().replace(
-        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
-    project = new_project(pg, db, tmp_path, work)
+    project = release_0_1_stack(pg, db, tmp_path)
     try:
-        project.up()
         before = identities(project)
-        install_program(work)
+        install_program(project.dir)
         r = project.run("destroy", "--yes", check=False)
         out = r.stdout + r.stderr
         assert r.returncode != 0 and "Traceback" not in out
         assert "made by script-tracking 0.1: upgrade its state first with python -m script_tracking.upgrade" in out
         assert identities(project) == before
     finally:
-        subprocess.run([sys.executable, "-m", "script_tracking.upgrade", "--stack", project.stack],
-                       cwd=work, env=project.env, capture_output=True)
+        upgrade(project)
         project.run("destroy", "--yes", check=False)
         drop_roles(project)

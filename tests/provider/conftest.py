@@ -49,6 +49,14 @@ def settings(pg, db) -> Iterator[Settings]:
 
 
 @pytest.fixture
+def role_name(pg) -> Iterator[str]:
+    """A role name of this test only; the role goes away afterwards."""
+    name = f"st_shared_{uuid.uuid4().hex[:8]}"
+    yield name
+    _drop_roles(pg, None, (name,))
+
+
+@pytest.fixture
 def conn(pg, db) -> dict:
     return connection(pg, db)
 
