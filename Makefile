@@ -10,7 +10,7 @@ STACK ?= dev
 PULUMI_CONFIG_PASSPHRASE ?= script-tracking-dev
 export PULUMI_CONFIG_PASSPHRASE
 
-.PHONY: up preview refresh destroy psql test test-pg15 bench venv toolchain db db-stop stack clean
+.PHONY: up preview refresh destroy psql test test-pg15 bench venv toolchain pg15 db db-stop stack clean
 
 venv: $(VENV)/.installed
 # the pinned tools, then this package itself (editable: components/script_tracking)
@@ -53,11 +53,16 @@ destroy: db stack
 psql: db
 	@eval "$$($(PY) scripts/localpg.py env)" && exec $$($(PY) -c 'from scripts.localpg import bin_dir; print(bin_dir() / "psql")')
 
-test: venv toolchain
+# Debian's PostgreSQL 15: the second server of the fleet test and of test-pg15
+pg15:
+	@[ -x /usr/lib/postgresql/15/bin/postgres ] || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null; }
+
+test: venv toolchain pg15
 	$(PY) -m pytest -q
 
-# the SQL suite again on Debian's PostgreSQL 15 (apt-get install postgresql-15)
-test-pg15: venv
+# the SQL suite again on Debian's PostgreSQL 15
+test-pg15: venv pg15
 	ST_PG_BINDIR=/usr/lib/postgresql/15/bin $(PY) -m pytest -q tests/sql
 
 bench: venv toolchain

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pulumi
 from psycopg import sql
 
 from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, identifier, load_objects
@@ -33,8 +34,10 @@ COMMAND_TAG = re.compile(r"^[A-Z][A-Z ]{1,62}$")
 ROLE_SLOTS = ("writer", "reader")
 
 
-class SettingsError(ValueError):
-    """A setting is out of range or malformed; `field` names it (a Settings field)."""
+class SettingsError(ValueError, pulumi.RunError):
+    """A setting is out of range or malformed; `field` names it (a Settings or
+    ConnectionArgs field). A RunError: Pulumi shows a program that raises it one
+    line, its message, and no traceback."""
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")

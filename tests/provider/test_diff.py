@@ -70,3 +70,18 @@ def test_diff_of_an_unchanged_table_does_not_touch_the_database(stack: Stack):
     olds = {**stack.outs[key(obj)], "connection": {**stack.conn, "password": "wrong"}}
     news = {**stack.inputs(obj), "connection": olds["connection"]}
     assert stack.provider.diff(obj.identity, olds, news).changes is False  # no connection attempted
+
+
+def test_a_connection_unknown_at_preview_is_an_update(stack: Stack):
+    """A database made in the same `up`: its address is unknown at preview. The
+    installation is then updated with the real values, never replaced on a guess."""
+    import pulumi
+
+    stack.install([FN])
+    obj = stack.obj(FN)
+    news = {**stack.inputs(obj), "connection": pulumi.UNKNOWN}
+    d = stack.provider.diff(obj.identity, stack.outs[key(obj)], news)
+    assert d.changes is True and d.replaces == []
+    partly = {**stack.inputs(obj), "connection": {**stack.conn, "host": pulumi.UNKNOWN}}
+    assert stack.provider.diff(obj.identity, stack.outs[key(obj)], partly).replaces == []
+    assert stack.provider.check({}, news).failures == []
