@@ -39,8 +39,8 @@ class SettingsError(ValueError, pulumi.RunError):
     ConnectionArgs field). A RunError: Pulumi shows a program that raises it one
     line, its message, and no traceback."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
+    def __init__(self, field: str, problem: str, owner: str | None = None) -> None:
+        super().__init__(f"{f'ScriptTracking {owner!r}: ' if owner else ''}{field}: {problem}")
         self.field, self.problem = field, problem
 
 

@@ -115,7 +115,10 @@ class ScriptTracking(pulumi.ComponentResource):
             _claim(name, check_connection({**fields, "password": ""}))
 
         def checked(values: list) -> dict:
-            conn = check_connection(dict(zip(fields, values)))
+            try:
+                conn = check_connection(dict(zip(fields, values)))
+            except SettingsError as exc:  # known only now: say which installation
+                raise SettingsError(exc.field, exc.problem, owner=name) from None
             _claim(name, conn)
             return conn
 

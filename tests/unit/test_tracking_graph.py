@@ -275,3 +275,11 @@ def test_sql_the_provider_cannot_manage_stops_the_program(tmp_path):
         f.write("\nINSERT INTO util.audit_log (event_type, resource_type) VALUES ('x', 'y');\n")
     with pytest.raises(SqlSourceError, match="unsupported statement InsertStmt"):
         run(Settings(sql_dir=tmp_path))
+
+
+def test_a_bad_value_known_only_later_names_the_installation():
+    """An Output's value is checked once known; the error says which installation."""
+    with pytest.raises(SettingsError, match=r"ScriptTracking 'late': port: 0 is outside 1\.\.65535") as e:
+        run_program(lambda: ScriptTracking("late", ScriptTrackingArgs(
+            connection=connection(port=pulumi.Output.from_input(0)))).schemas)
+    assert e.value.field == "port" and isinstance(e.value, pulumi.RunError)  # one line, no traceback
