@@ -40,6 +40,7 @@ import pulumi
 from pglast import parse_sql
 from pglast.parser import ParseError
 from psycopg import sql
+from pulumi.runtime import rpc
 from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult,
                             ReadResult, ResourceProvider, UpdateResult)
 
@@ -121,7 +122,7 @@ class LegacyStateError(ProviderError):
 def _known(value: Any) -> bool:
     """False for a value (or a value inside it) that is unknown during preview."""
     if isinstance(value, str):
-        return value != pulumi.UNKNOWN
+        return value != rpc.UNKNOWN  # what the dynamic provider host passes for an unknown
     if isinstance(value, dict):
         return all(_known(v) for v in value.values())
     if isinstance(value, (list, tuple)):
@@ -213,6 +214,8 @@ class ObjectSetProvider(ResourceProvider):
                 except ParseError as exc:
                     failures.append(CheckFailure("objects", f"{key}: {exc}"))
         conn = news.get("connection")
+        if isinstance(conn, dict) and conn.get("invalid"):  # see tracking.ScriptTracking
+            return CheckResult(news, [CheckFailure("connection", str(conn["invalid"]))])
         if not failures and news.get("preflight") and _known(conn):
             try:
                 preflight(Connection.from_props(conn), superuser_needed=any(

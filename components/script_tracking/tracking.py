@@ -117,10 +117,13 @@ class ScriptTracking(pulumi.ComponentResource):
         def checked(values: list) -> dict:
             try:
                 conn = check_connection(dict(zip(fields, values)))
-            except SettingsError as exc:  # known only now: say which installation
-                raise SettingsError(exc.field, exc.problem, owner=name) from None
-            _claim(name, conn)
-            return conn
+                _claim(name, conn)
+                return conn
+            except SettingsError as exc:
+                # known only now, inside the engine's run: raising here would race with the
+                # registrations that wait for it (sometimes a traceback), so the provider's
+                # check reports it instead, one line per resource, naming the installation
+                return {"invalid": str(SettingsError(exc.field, exc.problem, owner=name))}
 
         # the password stays a secret inside the object; the whole object is one too
         connection = pulumi.Output.secret(pulumi.Output.all(*fields.values()).apply(checked))

@@ -5,6 +5,7 @@ no change, destroy leaves nothing."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,13 @@ def test_a_consumer_project_installs_the_wheel_and_tracks_two_databases(pg, new_
     for i, db in enumerate(dbs):
         p.run("config", "set", "--path", f"databases[{i}]", db)
     try:
+        # a bad value that only the program's Outputs carry: one line naming the installation
+        p.run("config", "set", "port", "70000")
+        r = p.run("preview", check=False)
+        assert r.returncode != 0 and "Traceback" not in r.stdout + r.stderr
+        assert re.search(r"has a problem: ScriptTracking 'tracking-t_\w+': port: 70000 is outside 1\.\.65535\n",
+                         r.stdout)
+        p.run("config", "set", "port", str(pg.port))
         p.up()
         for db in dbs:
             assert installed(pg.dsn(db)) == (2, 2), db

@@ -75,13 +75,13 @@ def test_diff_of_an_unchanged_table_does_not_touch_the_database(stack: Stack):
 def test_a_connection_unknown_at_preview_is_an_update(stack: Stack):
     """A database made in the same `up`: its address is unknown at preview. The
     installation is then updated with the real values, never replaced on a guess."""
-    import pulumi
+    from pulumi.runtime.rpc import UNKNOWN  # the dynamic provider host's sentinel
 
     stack.install([FN])
     obj = stack.obj(FN)
-    news = {**stack.inputs(obj), "connection": pulumi.UNKNOWN}
+    news = {**stack.inputs(obj), "connection": UNKNOWN}
     d = stack.provider.diff(obj.identity, stack.outs[key(obj)], news)
     assert d.changes is True and d.replaces == []
-    partly = {**stack.inputs(obj), "connection": {**stack.conn, "host": pulumi.UNKNOWN}}
+    partly = {**stack.inputs(obj), "connection": {**stack.conn, "host": UNKNOWN}}
     assert stack.provider.diff(obj.identity, stack.outs[key(obj)], partly).replaces == []
     assert stack.provider.check({}, news).failures == []

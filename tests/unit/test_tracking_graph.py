@@ -278,8 +278,14 @@ def test_sql_the_provider_cannot_manage_stops_the_program(tmp_path):
 
 
 def test_a_bad_value_known_only_later_names_the_installation():
-    """An Output's value is checked once known; the error says which installation."""
-    with pytest.raises(SettingsError, match=r"ScriptTracking 'late': port: 0 is outside 1\.\.65535") as e:
-        run_program(lambda: ScriptTracking("late", ScriptTrackingArgs(
-            connection=connection(port=pulumi.Output.from_input(0)))).schemas)
-    assert e.value.field == "port" and isinstance(e.value, pulumi.RunError)  # one line, no traceback
+    """An Output's value is checked once known; the provider's check reports it,
+    naming the installation (through the real CLI: tests/e2e/test_consumer.py)."""
+    from script_tracking.provider import ObjectSetProvider
+
+    regs, _ = run_program(lambda: ScriptTracking("late", ScriptTrackingArgs(
+        connection=connection(port=pulumi.Output.from_input(0)))).schemas)
+    for r in regs[1:]:
+        conn = r.raw["connection"]["value"]
+        assert conn == {"invalid": "ScriptTracking 'late': port: 0 is outside 1..65535"}, r.name
+        failures = ObjectSetProvider().check({}, {**r.inputs, "connection": conn}).failures
+        assert [(f.property, f.reason) for f in failures] == [("connection", conn["invalid"])]
