@@ -4,8 +4,8 @@ Every apply step runs in one transaction that first takes a database-wide
 advisory lock (so two applies against the same database never interleave) and
 is bounded by lock_timeout and statement_timeout (so it never hangs behind a
 user's long lock). Roles belong to the whole server, so a step that changes
-roles also locks pg_authid, which serializes it with every role change made
-from any database of the server. Errors become one line that names the SQLSTATE.
+roles also locks pg_authid (as a superuser), which serializes it with every
+role change made from any database of the server. Errors become one line that names the SQLSTATE.
 """
 
 from __future__ import annotations
@@ -111,9 +111,11 @@ def apply_transaction(conn: Connection, roles: bool = False) -> Iterator[psycopg
                 raise ProviderError(
                     f"another apply holds the script-tracking lock on {conn.where}; "
                     f"waited {conn.lock_timeout_ms} ms (lock_timeout)") from None
-            if roles:
+            # a shared catalog's lock is server-wide (logins only read pg_authid); taking
+            # it needs a superuser, so a CREATEROLE user's role changes are serialized per
+            # database only
+            if roles and pg.execute("SELECT pg_catalog.current_setting('is_superuser')").fetchone()[0] == "on":
                 try:
-                    # a shared catalog's lock is server-wide; logins only read pg_authid
                     pg.execute("LOCK TABLE pg_catalog.pg_authid IN SHARE ROW EXCLUSIVE MODE")
                 except psycopg.errors.LockNotAvailable:
                     raise ProviderError(

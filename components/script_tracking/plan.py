@@ -17,15 +17,13 @@ from pglast.stream import RawStream
 from psycopg import sql
 
 from .db import ProviderError
-from .sqlsource import identifier
+from .sqlsource import identifier, same_sql
 
 Statement = str | sql.Composable
 
 
 class PlanError(ProviderError):
     """The change is destructive or unsupported; nothing was applied."""
-
-
 
 
 # Marks a role that script-tracking created: databases on the same server share it
@@ -39,9 +37,9 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
 
     `adopted` objects existed before the stack created them: an adopted role
     stays (it is the user's), an adopted schema is dropped only if it is empty
-    (the objects of ours in it are dropped before it). For a role of ours this
-    only removes what it holds in this database; the caller drops the role
-    itself once no other database uses it.
+    (the objects of ours in it are dropped before it; the caller keeps it when
+    the user's own objects are left). A role of ours is dropped whole; the
+    caller does so only when no other database uses it.
     """
     if adopted and kind == "role":
         return []
@@ -56,9 +54,10 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
         return [sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(identity))]
     if kind == "role":
         # whatever the role was made to own is kept (it passes to the applying user);
-        # DROP OWNED then only removes its privileges in this database
+        # DROP OWNED then removes its privileges here and on shared objects
         role = sql.Identifier(identity)
-        return [sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role), sql.SQL("DROP OWNED BY {}").format(role)]
+        return [sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role), sql.SQL("DROP OWNED BY {}").format(role),
+                sql.SQL("DROP ROLE IF EXISTS {}").format(role)]
     if kind == "grant":
         stmt = parse_sql(statements[0])[0].stmt
         stmt.is_grant = False
@@ -67,11 +66,6 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
         return [sql.SQL("DELETE FROM {}").format(identifier(identity))]
     keyword = {"table": "TABLE", "sequence": "SEQUENCE", "index": "INDEX", "view": "VIEW", "type": "TYPE"}[kind]
     return [sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(keyword), identifier(identity))]
-
-
-def _same(old: list[str], new: list[str]) -> bool:
-    from .sqlsource import normalize  # the same normalization as the diff
-    return normalize(";\n".join(old)) == normalize(";\n".join(new))
 
 
 def _revoke_public(kind: str, identity: str, drifted: bool) -> list[Statement]:
@@ -222,6 +216,13 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
     fingerprint recorded then; `live` is the fingerprint now (None when the
     object does not exist). Where live and applied differ, the object drifted.
     """
+    if kind == "grant" and old is not None and not same_sql(old, new):
+        # granted to another role now (a renamed or passed-in role): the old one loses it,
+        # if it is still there (a role of ours may have gone before)
+        was = parse_sql(old[0])[0].stmt.grantees[0].rolename
+        if pg.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (was,)).fetchone():
+            return [*drop_statements(kind, identity, old), *new]
+        return list(new)
     if live is None:
         if kind == "role":
             return [*new, sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(identity),
@@ -230,7 +231,7 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
     create, attached = _split(new)
     old_create = _split(old)[0] if old else None
     drifted = applied is not None and live != applied
-    if old is not None and not drifted and _same(old, new):
+    if old is not None and not drifted and same_sql(old, new):
         return []  # e.g. only the connection changed: nothing to do in the database
     if kind in ("function", "view"):
         return [_or_replace(create), *attached]

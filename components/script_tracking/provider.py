@@ -39,6 +39,7 @@ from typing import Any, Iterable, Optional
 import pulumi
 from pglast import parse_sql
 from pglast.parser import ParseError
+import psycopg
 from psycopg import sql
 from pulumi.runtime import rpc
 from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult,
@@ -49,7 +50,7 @@ from .db import Connection, ProviderError, apply_transaction, session
 from .desired import RETAINED
 from .plan import ROLE_MARKER, PlanError, drop_statements, plan
 from .preflight import preflight
-from .sqlsource import identifier, normalize
+from .sqlsource import identifier, same_sql
 
 KINDS = ("schema", "role", "type", "sequence", "table", "index", "function", "view", "grant", "data",
          "event_trigger")
@@ -169,11 +170,25 @@ def _adopts(pg, obj: dict, live: Any | None) -> bool:
 def _drop(pg, obj: dict, adopted: bool) -> None:
     if _inspect(pg, obj) is None:
         return  # already gone: deleting is idempotent
-    for step in drop_statements(obj["kind"], obj["identity"], list(obj["statements"]), adopted):
+    kind, identity = obj["kind"], obj["identity"]
+    if kind == "role" and (adopted or catalog.role_in_use_elsewhere(pg, identity)):
+        return  # the user's, or still used by another database's installation
+    steps = drop_statements(kind, identity, list(obj["statements"]), adopted)
+    if kind == "schema" and adopted:
+        try:
+            with pg.transaction():  # a savepoint: the user's own objects keep their schema
+                for step in steps:
+                    pg.execute(step)
+        except psycopg.errors.DependentObjectsStillExist:
+            pass
+        return
+    for step in steps:
         pg.execute(step)
-    # a role of ours goes with the last database that uses it
-    if obj["kind"] == "role" and not adopted and not catalog.role_in_use_elsewhere(pg, obj["identity"]):
-        pg.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(obj["identity"])))
+
+
+def _refuse_if_rows(pg, obj: dict, why: str) -> None:
+    if pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(identifier(obj["identity"]))).fetchone()[0]:
+        raise PlanError(f"refusing to change table {obj['identity']}: it holds rows and {why}")
 
 
 def _changes_roles(*object_sets: Iterable[dict]) -> bool:
@@ -200,6 +215,9 @@ class ObjectSetProvider(ResourceProvider):
         if not isinstance(objects, dict) or not objects:
             return CheckResult(news, [CheckFailure("objects", "a resource needs at least one object")])
         for key, obj in objects.items():
+            if isinstance(obj, dict) and obj.get("invalid"):  # see tracking.ScriptTracking
+                failures.append(CheckFailure("objects", f"{key}: {obj['invalid']}"))
+                continue
             if not isinstance(obj, dict) or not _known(obj.get("kind")):
                 continue
             if obj.get("kind") not in KINDS:
@@ -242,7 +260,7 @@ class ObjectSetProvider(ResourceProvider):
             _DETAILED.value = {"connection": UPDATE_REPLACE}
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
         changed = self._changed(olds, news)
-        if any(olds["objects"].get(k, news["objects"].get(k))["kind"] in RETAINED for k in changed):
+        if any(o["kind"] in RETAINED for k in changed for o in (olds["objects"].get(k), news["objects"].get(k)) if o):
             self._plan_read_only(olds, news, changed)
         drift = olds.get("drift") or {}
         _DETAILED.value = {_path(k): ADD if k not in olds["objects"] or drift.get(k) == MISSING
@@ -262,8 +280,8 @@ class ObjectSetProvider(ResourceProvider):
         # removed; a table or sequence leaves the stack but keeps its rows (recorded as retained)
         changed += [k for k in old_objs if k not in new_objs]
         changed += [k for k in new_objs if k in old_objs and (
-            k in drift or old_objs[k]["kind"] != new_objs[k]["kind"] or normalize(";\n".join(old_objs[k]["statements"]))
-            != normalize(";\n".join(new_objs[k]["statements"])))]
+            k in drift or old_objs[k]["kind"] != new_objs[k]["kind"]
+            or not same_sql(old_objs[k]["statements"], new_objs[k]["statements"]))]
         changed += [k for k in new_objs if k in retained]
         return changed
 
@@ -273,6 +291,10 @@ class ObjectSetProvider(ResourceProvider):
         with session(Connection.from_props(news["connection"])) as pg:
             for k in keys:
                 new, old = news["objects"].get(k), olds["objects"].get(k) or (olds.get("retained") or {}).get(k)
+                if old is not None and old["kind"] == "table" and (new is None or new["kind"] != "table"):
+                    if new is not None and _inspect(pg, old) is not None:  # a table becoming another kind
+                        _refuse_if_rows(pg, old, f"would become a {new['kind']}")
+                    continue
                 if new is None or new["kind"] not in RETAINED:
                     continue
                 live = _inspect(pg, new)
@@ -283,7 +305,7 @@ class ObjectSetProvider(ResourceProvider):
     @staticmethod
     def _refuse_to_leave_rows(olds: dict) -> None:
         with session(Connection.from_props(olds["connection"])) as pg:
-            for obj in olds["objects"].values():
+            for obj in [*olds["objects"].values(), *(olds.get("retained") or {}).values()]:
                 if obj["kind"] != "table" or _inspect(pg, obj) is None:
                     continue
                 if pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
@@ -305,12 +327,17 @@ class ObjectSetProvider(ResourceProvider):
             # what left the program goes first, dependents before what they depend on;
             # tables and sequences stay with their rows until destroy
             same_kind = {k for k in old_objs if k in new_objs and new_objs[k]["kind"] == old_objs[k]["kind"]}
-            for k in reversed(creation_order(old_objs)):
+            for k in reversed(creation_order(old_objs)):  # dependents first: a schema after its tables
                 if k in same_kind:
                     continue
-                if old_objs[k]["kind"] in RETAINED and k not in new_objs:
-                    retained[k] = old_objs[k]
+                obj = old_objs[k]
+                holds_retained = obj["kind"] == "schema" and any(
+                    o["identity"].startswith(obj["identity"] + ".") for o in retained.values())
+                if k not in new_objs and (obj["kind"] in RETAINED or holds_retained):
+                    retained[k] = obj
                     continue
+                if k in new_objs and obj["kind"] == "table" and _inspect(pg, obj) is not None:
+                    _refuse_if_rows(pg, obj, f"would become a {new_objs[k]['kind']}")
                 _drop(pg, old_objs[k], k in adopted)
                 adopted.discard(k)
             for k in creation_order(new_objs):

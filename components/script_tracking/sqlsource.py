@@ -44,8 +44,13 @@ class DbObject:
 
     @property
     def key(self) -> str:
-        """Unique among the objects of one database (a table and its rows share an identity)."""
-        return f"{self.identity} rows" if self.kind == "data" else self.identity
+        return object_key(self.kind, self.identity)
+
+
+def object_key(kind: str, identity: str) -> str:
+    """An object's key, unique among the objects of one database (a table and its
+    rows share an identity)."""
+    return f"{identity} rows" if kind == "data" else identity
 
 
 # ---------------------------------------------------------------- normalization
@@ -92,6 +97,11 @@ def _canonical(stmt: ast.Node) -> str:
 def normalize(sql: str) -> str:
     """Parser-normalized SQL: equal for texts that differ only in layout or comments."""
     return ";\n".join(_canonical(rs.stmt) for rs in parse_sql(sql))
+
+
+def same_sql(old: list[str], new: list[str]) -> bool:
+    """Whether two objects' statements mean the same (see normalize)."""
+    return normalize(";\n".join(old)) == normalize(";\n".join(new))
 
 
 # ---------------------------------------------------------------- identification
@@ -244,21 +254,25 @@ def load_objects(files: tuple[str, ...], sql_dir: Path = SQL_DIR) -> list[DbObje
                     raise SqlSourceError(f"{path.name}: statement refers to undeclared object {target}")
                 stmts[target].append(stmt_text)
 
-    by_qualname: dict[str, list[str]] = {}
-    for identity, (kind, schema, name) in kinds.items():
-        qn = f"{schema}.{name}".lower() if schema else name.lower()
-        by_qualname.setdefault(qn, []).append(identity)
+    deps = references({identity: stmts[identity] for identity in order})
+    return [DbObject(kinds[i][0], i, kinds[i][1], kinds[i][2], tuple(stmts[i]), tuple(deps[i])) for i in order]
 
-    objects = []
+
+def references(statements: dict[str, list[str]]) -> dict[str, list[str]]:
+    """identity -> the identities of the objects its CREATE statement names (its
+    COMMENT text or GRANTs add no dependency). `statements` is in creation order:
+    a later object can only be named where PostgreSQL binds late (a PL/pgSQL
+    body), and creation order already follows the files, so only earlier ones count."""
+    order = list(statements)
+    by_qualname: dict[str, list[str]] = {}
     for identity in order:
-        kind, schema, name = kinds[identity]
-        deps = []
-        # what the CREATE statement names (its COMMENT text or GRANTs add no dependency)
-        for qn in sorted(_referenced_names(stmts[identity][0])):
+        by_qualname.setdefault(identity.partition("(")[0].lower(), []).append(identity)
+    out = {}
+    for identity in order:
+        deps: list[str] = []
+        for qn in sorted(_referenced_names(statements[identity][0])):
             for dep in by_qualname.get(qn, ()):
-                # a later object can only be named where PostgreSQL binds late (a
-                # PL/pgSQL body); creation order already follows the files
                 if dep != identity and order.index(dep) < order.index(identity) and dep not in deps:
                     deps.append(dep)
-        objects.append(DbObject(kind, identity, schema, name, tuple(stmts[identity]), tuple(deps)))
-    return objects
+        out[identity] = deps
+    return out

@@ -22,7 +22,7 @@ import pulumi
 
 from .catalog import grant_params
 from .desired import ROLE_SLOTS, Settings, SettingsError, desired_objects, grant_statement
-from .provider import Objects, Role
+from .provider import WHERE, Objects, Role
 from .sqlsource import DbObject
 
 TYPE_TOKEN = "script-tracking:index:ScriptTracking"
@@ -72,7 +72,7 @@ _CLAIMED: "weakref.WeakKeyDictionary[Any, dict[tuple[str, int, str], str]]" = we
 
 
 def _claim(name: str, conn: dict[str, Any]) -> None:
-    where = (conn["host"], conn["port"], conn["database"])
+    where = tuple(conn[k] for k in WHERE)
     claimed = _CLAIMED.setdefault(pulumi.runtime.settings.get_monitor(), {})
     other = claimed.setdefault(where, name)
     if other != name:
@@ -142,13 +142,21 @@ class ScriptTracking(pulumi.ComponentResource):
             role_resources.append(resource)
             roles[slot] = resource.objects.apply(lambda _, n=role.identity: n)
 
-        def props(o: DbObject) -> dict[str, Any]:
+        def props(o: DbObject) -> pulumi.Input[dict[str, Any]]:
             given = getattr(args, f"{o.name}_role") if o.kind == "grant" else None
             if given is None:
                 return _props(o)
             params = grant_params(o.statements[0])
-            return {**_props(o), "statements": pulumi.Output.from_input(given).apply(
-                lambda r: [grant_statement(params["privilege"], params["on"], params["target"], r)])}
+
+            def granted_to(role: Any) -> dict[str, Any]:
+                if not isinstance(role, str) or not 0 < len(role) < 64:
+                    # reported by the provider's check, like a bad connection value
+                    return {**_props(o), "invalid": f"ScriptTracking {name!r}: {o.name}_role: {role!r} "
+                                                    "is not a role name"}
+                return {**_props(o), "statements": [
+                    grant_statement(params["privilege"], params["on"], params["target"], role)]}
+
+            return pulumi.Output.from_input(given).apply(granted_to)
 
         system = Objects(f"{name}-objects", {o.key: props(o) for o in objects if o.kind != "role"},
                          connection, args.preflight,

@@ -22,12 +22,11 @@ import json
 import subprocess
 import sys
 import tempfile
-from typing import Any
-
 from pulumi.dynamic.dynamic import serialize_provider
 
 from .catalog import grant_params
 from .provider import MISSING, Objects, Role, _PROVIDER
+from .sqlsource import object_key, references
 from .tracking import TYPE_TOKEN
 
 DYNAMIC = "pulumi-python:dynamic/sql:"
@@ -38,9 +37,19 @@ class UpgradeError(Exception):
     """The stack cannot be upgraded as it is; nothing was changed."""
 
 
+# the fields a new resource's state takes from an old one; the rest (ids, inputs,
+# outputs, dependencies) is made anew, and flags such as protect or delete are not carried
+CARRIED = ("custom", "provider", "additionalSecretOutputs", "created", "modified")
+
+
 def _is_legacy(resource: dict) -> bool:
+    # pending deletions of an earlier failed run are left as they are
     return resource.get("type", "").startswith(DYNAMIC) and "kind" in (resource.get("inputs") or {}) \
-        and "objects" not in (resource.get("inputs") or {})
+        and "objects" not in (resource.get("inputs") or {}) and not resource.get("delete")
+
+
+def _is_new(resource: dict) -> bool:
+    return resource.get("type") in (ROLE_TYPE, OBJECTS_TYPE)
 
 
 def _child_urn(parent_urn: str, type_: str, name: str) -> str:
@@ -49,8 +58,31 @@ def _child_urn(parent_urn: str, type_: str, name: str) -> str:
     return f"{prefix}::{parent_type}${type_}::{name}"
 
 
-def _object(inputs: dict, key_identity: str) -> dict:
-    return {"kind": inputs["kind"], "identity": key_identity, "statements": inputs["statements"], "dependsOn": []}
+def _object(inputs: dict, identity: str, depends_on: list[str]) -> dict:
+    return {"kind": inputs["kind"], "identity": identity, "statements": inputs["statements"],
+            "dependsOn": depends_on}
+
+
+def _dependencies(members: list[tuple[str, dict]]) -> dict[str, list[str]]:
+    """key -> keys it depends on, as script_tracking.desired declares them: what its
+    CREATE names (sqlsource), its schema; a grant its target, rows their table."""
+    sources = {r["inputs"]["identity"]: r["inputs"] for _, r in members
+               if r["inputs"]["kind"] not in ("schema", "grant", "data")}
+    named = references({i: list(p["statements"]) for i, p in sources.items()})
+    schemas = {r["inputs"]["identity"] for _, r in members if r["inputs"]["kind"] == "schema"}
+    out = {}
+    for key, r in members:
+        kind, identity = r["inputs"]["kind"], r["inputs"]["identity"]
+        if kind == "grant":
+            out[key] = [grant_params(r["inputs"]["statements"][0])["target"]]
+        elif kind == "data":
+            out[key] = [identity]
+        elif kind == "schema":
+            out[key] = []
+        else:
+            schema = identity.partition("(")[0].split(".")[0] if "." in identity.partition("(")[0] else None
+            out[key] = [*named.get(identity, ()), *([schema] if schema in schemas else [])]
+    return out
 
 
 def _slots(roles: list[dict], grants: list[dict]) -> dict[str, str]:
@@ -72,8 +104,7 @@ def _set_state(template: dict, urn: str, type_: str, parent: str, objects: dict[
     outputs = {**inputs, "connection": connection_out, "applied": applied,
                "adopted": sorted(k for k, r in members if r["outputs"].get("adopted")), "retained": {},
                "drift": drift}
-    state = {k: v for k, v in template.items() if k not in ("inputs", "outputs", "urn", "id", "type", "parent",
-                                                             "dependencies", "propertyDependencies", "aliases")}
+    state = {k: template[k] for k in CARRIED if k in template}
     return {**state, "urn": urn, "id": members[0][1]["id"] + "-upgraded", "type": type_, "parent": parent,
             "inputs": inputs, "outputs": outputs, "dependencies": dependencies,
             "propertyDependencies": {"objects": dependencies} if dependencies else {}}
@@ -103,7 +134,7 @@ def upgrade_deployment(deployment: dict) -> tuple[dict, int]:
         for role in roles:
             identity = role["inputs"]["identity"]
             new.append(_set_state(role, _child_urn(parent, ROLE_TYPE, f"{name}-{slots[identity]}"),
-                                  ROLE_TYPE, parent, {identity: _object(role["inputs"], identity)},
+                                  ROLE_TYPE, parent, {identity: _object(role["inputs"], identity, [])},
                                   [(identity, role)], False, []))
         keyed: list[tuple[str, dict]] = []
         for r in members:
@@ -113,16 +144,19 @@ def upgrade_deployment(deployment: dict) -> tuple[dict, int]:
             if kind == "grant":
                 role = grant_params(r["inputs"]["statements"][0])["role"]
                 identity = f"{slots[role]}{identity[len(role):]}"
-            keyed.append((f"{identity} rows" if kind == "data" else identity, r))
-        objects = {k: _object(r["inputs"], k.removesuffix(" rows") if r["inputs"]["kind"] == "data" else k)
-                   for k, r in keyed}
+            keyed.append((object_key(kind, identity), r))
+        depends = _dependencies(keyed)
+        objects = {k: _object(r["inputs"], r["inputs"]["identity"] if r["inputs"]["kind"] != "grant" else k,
+                              depends[k]) for k, r in keyed}
         new.append(_set_state(keyed[0][1], _child_urn(parent, OBJECTS_TYPE, f"{name}-objects"),
                               OBJECTS_TYPE, parent, objects, keyed, True,
                               [n["urn"] for n in new]))
         replacement[parent] = new
 
-    out, moved = [], 0
+    out, moved, upgraded = [], 0, set(replacement)
     for r in resources:
+        if _is_new(r) and r.get("parent") in upgraded:
+            continue  # made by a plain `up` of this release before the upgrade: made anew here
         if not _is_legacy(r):
             out.append(r)
             continue
@@ -152,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dump({**exported, "deployment": deployment}, f)
             f.flush()
             _pulumi("stack", "import", "--stack", args.stack, "--file", f.name, "--force")
-    except (UpgradeError, ValueError, KeyError) as exc:
+    except (UpgradeError, OSError, ValueError, KeyError) as exc:
         print(f"script-tracking upgrade of stack {args.stack}: {exc}", file=sys.stderr)
         return 1
     print(f"script-tracking: stack {args.stack} upgraded from release 0.1 ({moved} resources moved, "

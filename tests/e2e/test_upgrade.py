@@ -9,12 +9,14 @@ Release 0.1 is the commit below, taken from this repository's history."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 import tarfile
 
 import pytest
 
+from script_tracking.desired import Settings, desired_objects
 from tests.conftest import REPO
 from tests.e2e.conftest import drop_roles, install_program, new_project, ours_in_catalog
 
@@ -76,6 +78,12 @@ def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
         assert "upgraded from release 0.1" in r.stdout and "no database change" in r.stdout
         again = upgrade(project)  # a second run finds nothing to do
         assert again.returncode == 0 and again.stdout == ""
+        # the state now says what this release's program would: same objects, same dependencies
+        state = json.loads(project.run("stack", "export").stdout)["deployment"]["resources"]
+        recorded = next(r for r in state if r["type"].endswith("sql:Objects"))["outputs"]["objects"]
+        desired = {o.key: list(o.depends_on) for o in desired_objects(
+            Settings(writer_role=project.writer, reader_role=project.reader)) if o.kind != "role"}
+        assert {k: v["dependsOn"] for k, v in recorded.items()} == desired
 
         project.run("preview", "--expect-no-changes")
         assert project.changes() == {}
@@ -98,7 +106,9 @@ def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
 
 def test_the_new_program_on_a_0_1_stack_refuses_until_upgraded(pg, db, tmp_path):
     """Forgetting the upgrade loses nothing: the old resources' operations stop with
-    the instruction, one line, and the database keeps every object."""
+    the instruction, one line, and the database keeps every object and row; the
+    upgrade still mends the stack after a plain `up` (which made this release's
+    resources next to the old ones before it stopped)."""
     project = release_0_1_stack(pg, db, tmp_path)
     try:
         before = identities(project)
@@ -108,6 +118,17 @@ def test_the_new_program_on_a_0_1_stack_refuses_until_upgraded(pg, db, tmp_path)
         assert r.returncode != 0 and "Traceback" not in out
         assert "made by script-tracking 0.1: upgrade its state first with python -m script_tracking.upgrade" in out
         assert identities(project) == before
+        project.sql("SELECT track_operation('kept', 'MIGRATION')")
+        r = project.run("up", "--yes", "--skip-preview", check=False)
+        assert r.returncode != 0 and "Traceback" not in r.stdout + r.stderr
+        assert "made by script-tracking 0.1" in r.stdout + r.stderr
+        assert upgrade(project).returncode == 0
+        project.run("preview", "--expect-no-changes")
+        urns = project.run("stack", "--show-urns").stdout
+        assert urns.count("sql:Objects::") == 1 and "sql:Function" not in urns
+        assert project.sql("SELECT count(*) FROM script_tracking.script_execution_h WHERE script_name = 'kept'") == [(1,)]
+        project.run("destroy", "--yes")
+        assert ours_in_catalog(project)["schemas"] == 0
     finally:
         upgrade(project)
         project.run("destroy", "--yes", check=False)

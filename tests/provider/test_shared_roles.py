@@ -28,11 +28,13 @@ def exists(pg, role: str) -> bool:
         return c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is not None
 
 
-def grant_usage(pg, db: str, role: str) -> None:
-    """What an installation's grants leave in its database: privileges of the role there."""
+def grant_usage(pg, db: str, role: str, grant: bool = True) -> None:
+    """What an installation's grants leave in its database: privileges of the role
+    there (revoked again by its sql:Objects delete, which runs before its roles')."""
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:
         c.execute("CREATE SCHEMA IF NOT EXISTS app")
-        c.execute(sql.SQL("GRANT USAGE ON SCHEMA app TO {}").format(sql.Identifier(role)))
+        c.execute(sql.SQL("GRANT USAGE ON SCHEMA app TO {}" if grant else "REVOKE USAGE ON SCHEMA app FROM {}")
+                  .format(sql.Identifier(role)))
 
 
 def test_the_last_database_to_go_drops_the_shared_role(pg, new_db, role_name):
@@ -43,10 +45,13 @@ def test_the_last_database_to_go_drops_the_shared_role(pg, new_db, role_name):
         outs.append(p.create(role_set(pg, db, role_name)).outs)
         grant_usage(pg, db, role_name)
     assert [o["adopted"] for o in outs] == [[], [], []], "shared, not adopted: it is ours"
-    p.delete("x", outs[0])
-    assert exists(pg, role_name), "still used by two databases"
-    p.delete("x", outs[2])
-    assert exists(pg, role_name), "still used by one database"
+    for i, remaining in ((0, "two databases"), (2, "one database")):
+        grant_usage(pg, dbs[i], role_name, grant=False)
+        p.delete("x", outs[i])
+        assert exists(pg, role_name), f"still used by {remaining}"
+    with psycopg.connect(pg.dsn(dbs[1]), autocommit=True) as c:  # privileges elsewhere are left alone
+        assert c.execute("SELECT has_schema_privilege(%s, 'app', 'USAGE')", (role_name,)).fetchone()[0]
+    grant_usage(pg, dbs[1], role_name, grant=False)
     p.delete("x", outs[1])
     assert not exists(pg, role_name)
 

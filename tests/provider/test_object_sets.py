@@ -1,0 +1,110 @@
+"""An installation is a set of objects applied together: what happens when the
+set changes shape. A schema that leaves the program keeps the tables of ours
+that are retained with their rows; a table holding rows never silently becomes
+another kind of object; moving to another database is refused while any table
+of ours (retained ones too) holds rows; a grant that moves to another role
+takes the privilege from the old one; a value the component found invalid is a
+check failure. Each against a real server, through the provider."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from script_tracking.plan import PlanError
+from script_tracking.provider import ObjectSetProvider
+
+from .support import connection
+
+
+def obj(kind: str, identity: str, *statements: str, depends_on=()) -> dict:
+    return {"kind": kind, "identity": identity, "statements": list(statements), "dependsOn": list(depends_on)}
+
+
+SCHEMA = obj("schema", "app", "CREATE SCHEMA app")
+TABLE = obj("table", "app.t", "CREATE TABLE app.t (id integer)", depends_on=("app",))
+VIEW = obj("view", "app.v", "CREATE VIEW app.v AS SELECT 1 AS one", depends_on=("app",))
+FUNC = obj("function", "app.f()", "CREATE FUNCTION app.f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
+           depends_on=("app",))
+
+
+def props(pg, db: str, *objects: dict) -> dict:
+    return {"objects": {o["identity"]: o for o in objects}, "connection": connection(pg, db), "preflight": False}
+
+
+def q(pg, db: str, query: str, params=None):
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        cur = c.execute(query, params)
+        return cur.fetchall() if cur.description else None
+
+
+def test_a_schema_that_leaves_keeps_the_retained_tables_and_their_rows(pg, db):
+    p = ObjectSetProvider()
+    outs = p.create(props(pg, db, SCHEMA, TABLE, FUNC)).outs
+    q(pg, db, "INSERT INTO app.t VALUES (1)")
+    news = props(pg, db, obj("schema", "other", "CREATE SCHEMA other"))
+    assert p.diff("x", outs, news).changes
+    outs = p.update("x", outs, news).outs
+    assert q(pg, db, "SELECT id FROM app.t") == [(1,)], "rows kept"
+    assert set(outs["retained"]) == {"app", "app.t"} and q(pg, db, "SELECT to_regprocedure('app.f()')") == [(None,)]
+    assert p.diff("x", outs, news).changes is False
+    p.delete("x", outs)  # destroy, the complete rollback, takes them
+    assert q(pg, db, "SELECT count(*) FROM pg_namespace WHERE nspname IN ('app', 'other')") == [(0,)]
+
+
+def test_a_table_holding_rows_does_not_become_a_view(pg, db):
+    p = ObjectSetProvider()
+    outs = p.create(props(pg, db, SCHEMA, TABLE)).outs
+    news = props(pg, db, SCHEMA, obj("view", "app.t", "CREATE VIEW app.t AS SELECT 1 AS id", depends_on=("app",)))
+    q(pg, db, "INSERT INTO app.t VALUES (1)")
+    with pytest.raises(PlanError, match="refusing to change table app.t: it holds rows and would become a view"):
+        p.diff("x", outs, news)
+    with pytest.raises(PlanError, match="would become a view"):
+        p.update("x", outs, news)
+    assert q(pg, db, "SELECT id FROM app.t") == [(1,)]
+    q(pg, db, "DELETE FROM app.t")
+    assert p.diff("x", outs, news).changes
+    p.update("x", outs, news)
+    assert q(pg, db, "SELECT relkind FROM pg_class WHERE oid = 'app.t'::regclass") == [("v",)]
+
+
+def test_moving_away_is_refused_while_a_retained_table_holds_rows(pg, db, new_db):
+    p = ObjectSetProvider()
+    outs = p.create(props(pg, db, SCHEMA, TABLE)).outs
+    q(pg, db, "INSERT INTO app.t VALUES (1)")
+    outs = p.update("x", outs, props(pg, db, SCHEMA)).outs  # the table is retained
+    assert set(outs["retained"]) == {"app.t"}
+    elsewhere = props(pg, new_db(), SCHEMA)
+    with pytest.raises(PlanError, match="refusing to move to another database: table app.t holds rows"):
+        p.diff("x", outs, elsewhere)
+
+
+def test_a_grant_moved_to_another_role_is_revoked_from_the_old_one(pg, db, role_name):
+    other = role_name + "_b"
+    for r in (role_name, other):
+        q(pg, db, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(r)))
+    try:
+        def grant(role: str) -> dict:
+            return obj("grant", "writer: USAGE on schema app", f'GRANT USAGE ON SCHEMA "app" TO "{role}"',
+                       depends_on=("app",))
+
+        p = ObjectSetProvider()
+        outs = p.create(props(pg, db, SCHEMA, grant(role_name))).outs
+        outs = p.update("x", outs, props(pg, db, SCHEMA, grant(other))).outs
+        usage = "SELECT has_schema_privilege(%s, 'app', 'USAGE')"
+        assert q(pg, db, usage, (other,)) == [(True,)] and q(pg, db, usage, (role_name,)) == [(False,)]
+        p.delete("x", outs)
+    finally:
+        q(pg, db, sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(other)))
+
+
+def test_values_the_component_found_invalid_fail_the_check():
+    p = ObjectSetProvider()
+    bad = {"objects": {"writer: USAGE on schema app": {"invalid": "writer_role: None is not a role name"}},
+           "connection": {"invalid": "ScriptTracking 'x': port: 0 is outside 1..65535"}, "preflight": True}
+    assert [(f.property, f.reason) for f in p.check({}, bad).failures] == [
+        ("connection", "ScriptTracking 'x': port: 0 is outside 1..65535")]
+    bad["connection"] = {}
+    assert [(f.property, f.reason) for f in p.check({}, bad).failures] == [
+        ("objects", "writer: USAGE on schema app: writer_role: None is not a role name")]
