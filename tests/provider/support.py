@@ -24,7 +24,7 @@ Key = tuple[str, str]  # (kind, identity): a table and its filter rows share an 
 
 def connection(pg, database: str, *, username: str = "postgres", password: str | None = None,
                **extra: Any) -> dict[str, Any]:
-    """The `connection` input exactly as ConnectionArgs.as_input() shapes it."""
+    """The `connection` input exactly as ScriptTracking shapes it (tracking.check_connection)."""
     return {"host": "127.0.0.1", "port": pg.port, "database": database, "username": username,
             "password": pg.password if password is None else password, "sslmode": "disable", **extra}
 
