@@ -17,7 +17,7 @@ from pulumi.dynamic import CreateResult, ReadResult, UpdateResult
 from script_tracking.catalog import grant_params
 from script_tracking.desired import Settings, desired_objects
 from script_tracking.provider import MISSING, ObjectSetProvider
-from script_tracking.sqlsource import DbObject
+from script_tracking.sqlsource import DbObject, object_key
 
 Key = tuple[str, str]  # (kind, identity): a table and its filter rows share an identity
 
@@ -39,7 +39,7 @@ class ObjectProvider:
 
     @staticmethod
     def _key(p: dict[str, Any]) -> str:
-        return f"{p['identity']} rows" if p.get("kind") == "data" else p["identity"]
+        return object_key(p.get("kind"), p["identity"])
 
     def wrap(self, p: dict[str, Any]) -> dict[str, Any]:
         k = self._key(p)
