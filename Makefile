@@ -49,10 +49,10 @@ preview: db stack
 	$(PULUMI) preview --diff --stack $(STACK)
 
 refresh: db stack
-	$(PULUMI) refresh --yes --stack $(STACK)
+	$(PULUMI) refresh --yes --run-program --stack $(STACK)
 
 destroy: db stack
-	$(PULUMI) destroy --yes --stack $(STACK)
+	$(PULUMI) destroy --yes --run-program --stack $(STACK)
 	$(PY) scripts/localpg.py stop --major $(PGMAJOR)
 
 psql: db

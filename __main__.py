@@ -104,7 +104,7 @@ if servers is None:
     connection = ConnectionArgs(
         host=pg.get("host") or "127.0.0.1", port=pg.get("port") or 5432,
         database=pg.get("database") or "postgres", username=pg.get("username") or "postgres",
-        password=pg.get_secret("password") or pulumi.Output.secret(""),
+        password=pg.get_secret("password") or pulumi.Output.secret(""), password_config="postgresql:password",
         sslmode=pg.get("sslmode") or "prefer", **timeouts)
     tracking = install("script-tracking", connection,
                        lambda f: f"postgresql:{f}" if f in ("host", "port", "database", "username", "sslmode")
@@ -135,8 +135,8 @@ else:
             connection = ConnectionArgs(
                 host=spec.get("host") or "127.0.0.1", port=spec.get("port") or 5432, database=database,
                 username=spec.get("username") or "postgres",
-                password=pulumi.Output.secret(spec.get("password") or ""), sslmode=spec.get("sslmode") or "prefer",
-                **timeouts)
+                password=pulumi.Output.secret(spec.get("password") or ""), password_config=f"{key}.password",
+                sslmode=spec.get("sslmode") or "prefer", **timeouts)
             install(f"{server}/{database}", connection,
                     lambda f, k=key: f"{k}.{f}" if f in ("host", "port", "username", "sslmode") else
                     f"{k}.databases" if f == "database" else setting_key(f),

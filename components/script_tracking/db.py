@@ -10,6 +10,7 @@ role change made from any database of the server. Errors become one line that na
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
@@ -38,12 +39,16 @@ class Connection:
     statement_timeout_ms: int = 60000
 
     @classmethod
-    def from_props(cls, props: Mapping[str, Any]) -> "Connection":
+    def from_props(cls, props: Mapping[str, Any], config: Any = None) -> "Connection":
+        """The connection an installation recorded; with the stack's config (the
+        dynamic provider's), the password is the one now set under `passwordConfig`,
+        so that refresh and destroy follow a rotated password."""
         c = dict(props)
+        current = config_value(config, c["passwordConfig"]) if config is not None and c.get("passwordConfig") else None
         try:
             return cls(
                 host=str(c["host"]), port=int(c["port"]), database=str(c["database"]),
-                username=str(c["username"]), password=str(c.get("password") or ""),
+                username=str(c["username"]), password=str(current or c.get("password") or ""),
                 sslmode=str(c.get("sslmode") or "prefer"),
                 lock_timeout_ms=int(c.get("lockTimeoutMs") or 5000),
                 statement_timeout_ms=int(c.get("statementTimeoutMs") or 60000),
@@ -54,6 +59,21 @@ class Connection:
     @property
     def where(self) -> str:
         return f"{self.username}@{self.host}:{self.port}/{self.database}"
+
+
+def config_value(config: Any, key: str) -> Any:
+    """A stack config value by key, where the key may be a path into a structured
+    value ("script-tracking:servers.main.password"); None when it is not set."""
+    top, _, path = key.partition(".")
+    value = config.get(top)
+    for part in path.split(".") if path else ():
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def describe(exc: BaseException, conn: Connection | None = None) -> str:

@@ -12,7 +12,8 @@ SQL as written in sql/), `connection` (a secret: it carries the password) and
 (keys of objects that existed before the stack), `retained` (tables and
 sequences that left sql/ but keep their rows until destroy) and `drift` (key ->
 live fingerprint, or MISSING, where the catalog no longer matches `applied`,
-found by `read`). `pulumi preview --diff` shows the objects that change, with
+found by `read`) and `database` (the cluster's system identifier and the
+database's OID: a new address of the same database is an update, not a move). `pulumi preview --diff` shows the objects that change, with
 their SQL, as the difference of the `objects` input.
 
   check   parses every statement with pglast; with `preflight`, connects and checks
@@ -204,6 +205,11 @@ class ObjectSetProvider(ResourceProvider):
         # user as one line; the dynamic provider host prints a traceback of
         # every exception, so tell it to print no frames.
         sys.tracebacklimit = 0
+        # the stack's config, where a connection's current password may be (passwordConfig)
+        self._config = req.config
+
+    def _connection(self, props: dict[str, Any]) -> Connection:
+        return Connection.from_props(props["connection"], getattr(self, "_config", None))
 
     # ------------------------------------------------------------ check, diff
 
@@ -236,7 +242,7 @@ class ObjectSetProvider(ResourceProvider):
             return CheckResult(news, [CheckFailure("connection", str(conn["invalid"]))])
         if not failures and news.get("preflight") and _known(conn):
             try:
-                preflight(Connection.from_props(conn), superuser_needed=any(
+                preflight(self._connection(news), superuser_needed=any(
                     isinstance(o, dict) and o.get("kind") == "event_trigger" for o in objects.values()))
             except ProviderError as exc:
                 failures.append(CheckFailure("connection", str(exc)))
@@ -255,6 +261,8 @@ class ObjectSetProvider(ResourceProvider):
         if not known:
             # unknown until the resources it depends on exist: an update, applied with the real values
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
+        if replaces and self._same_database(olds, news):
+            replaces = []  # a new address of the same database: the objects stay as they are
         if replaces:
             self._refuse_to_leave_rows(olds)
             _DETAILED.value = {"connection": UPDATE_REPLACE}
@@ -265,10 +273,13 @@ class ObjectSetProvider(ResourceProvider):
         drift = olds.get("drift") or {}
         _DETAILED.value = {_path(k): ADD if k not in olds["objects"] or drift.get(k) == MISSING
                            else DELETE if k not in news["objects"] else UPDATE for k in changed}
-        if old_conn != new_conn:
+        # where the password comes from is not the connection itself (a stack of an earlier
+        # release learns it with its next change)
+        connection_changed = {k: v for k, v in old_conn.items() if k != "passwordConfig"} != \
+            {k: v for k, v in new_conn.items() if k != "passwordConfig"}
+        if connection_changed:
             _DETAILED.value["connection"] = UPDATE
-        return DiffResult(changes=bool(changed) or old_conn != new_conn, replaces=[],
-                          delete_before_replace=True)
+        return DiffResult(changes=bool(changed) or connection_changed, replaces=[], delete_before_replace=True)
 
     @staticmethod
     def _changed(olds: dict, news: dict) -> list[str]:
@@ -288,7 +299,7 @@ class ObjectSetProvider(ResourceProvider):
     def _plan_read_only(self, olds: dict, news: dict, keys: list[str]) -> None:
         """Refuse, at preview, a change that would lose data: the same plan as at apply,
         computed read-only, for the tables and sequences that change."""
-        with session(Connection.from_props(news["connection"])) as pg:
+        with session(self._connection(news)) as pg:
             for k in keys:
                 new, old = news["objects"].get(k), olds["objects"].get(k) or (olds.get("retained") or {}).get(k)
                 if old is not None and old["kind"] == "table" and (new is None or new["kind"] != "table"):
@@ -302,21 +313,36 @@ class ObjectSetProvider(ResourceProvider):
                     plan(pg, new["kind"], new["identity"], old and old["statements"], new["statements"], live,
                          (olds.get("applied") or {}).get(k) if old else None)
 
-    @staticmethod
-    def _refuse_to_leave_rows(olds: dict) -> None:
-        with session(Connection.from_props(olds["connection"])) as pg:
+    def _same_database(self, olds: dict, news: dict) -> bool:
+        """Whether the new address reaches the database the installation is in: the
+        identity recorded at apply (or read at the old address) against the new one."""
+        new = self._connection(news)
+        try:
+            with session(new) as pg:
+                now = catalog.database_identity(pg)
+        except ProviderError as exc:
+            raise ProviderError(f"cannot tell whether {new.where} is the database of the installation "
+                                f"({exc})") from None
+        recorded = olds.get("database")
+        if not recorded:  # recorded by an earlier release: ask the old address
+            with session(self._connection(olds)) as pg:
+                recorded = catalog.database_identity(pg)
+        return recorded == now
+
+    def _refuse_to_leave_rows(self, olds: dict) -> None:
+        with session(self._connection(olds)) as pg:
             for obj in [*olds["objects"].values(), *(olds.get("retained") or {}).values()]:
                 if obj["kind"] != "table" or _inspect(pg, obj) is None:
                     continue
                 if pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
                         identifier(obj["identity"]))).fetchone()[0]:
                     raise PlanError(f"refusing to move to another database: table {obj['identity']} "
-                                    f"holds rows in {Connection.from_props(olds['connection']).where}")
+                                    f"holds rows in {self._connection(olds).where}")
 
     # ------------------------------------------------------------ create, update, delete, read
 
     def _apply(self, news: dict[str, Any], olds: Optional[dict[str, Any]]) -> dict[str, Any]:
-        conn = Connection.from_props(news["connection"])
+        conn = self._connection(news)
         new_objs: dict[str, dict] = news["objects"]
         old_objs: dict[str, dict] = olds["objects"] if olds else {}
         retained: dict[str, dict] = dict(olds.get("retained") or {}) if olds else {}
@@ -352,8 +378,9 @@ class ObjectSetProvider(ResourceProvider):
                 if applied[k] is None:  # raised inside the transaction: nothing is committed
                     raise ProviderError(f"{obj['kind']} {obj['identity']} cannot be found in the catalog after "
                                         "applying its SQL (object names must be lower case and unquoted)")
+            database = catalog.database_identity(pg)
         return {**news, "applied": applied, "adopted": sorted(adopted & set(new_objs)), "retained": retained,
-                "drift": {}}
+                "drift": {}, "database": database}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(uuid.uuid4().hex, self._apply(props, None))
@@ -364,14 +391,14 @@ class ObjectSetProvider(ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         objs = {**(props.get("retained") or {}), **props["objects"]}
         adopted = set(props.get("adopted") or ())
-        with apply_transaction(Connection.from_props(props["connection"]), roles=_changes_roles(objs.values())) as pg:
+        with apply_transaction(self._connection(props), roles=_changes_roles(objs.values())) as pg:
             for k in reversed(creation_order(objs)):
                 _drop(pg, objs[k], k in adopted)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         applied = props.get("applied") or {}
         drift: dict[str, Any] = {}
-        with session(Connection.from_props(props["connection"])) as pg:
+        with session(self._connection(props)) as pg:
             for k, obj in props["objects"].items():
                 live = _inspect(pg, obj)
                 if live != applied.get(k):
@@ -398,7 +425,7 @@ class _ObjectSet(pulumi.dynamic.Resource):
             additional_secret_outputs=["connection"]))
         super().__init__(_PROVIDER, name, {
             "objects": objects, "connection": connection, "preflight": preflight_check,
-            "applied": None, "adopted": None, "retained": None, "drift": None,
+            "applied": None, "adopted": None, "retained": None, "drift": None, "database": None,
         }, opts)
 
 

@@ -41,6 +41,10 @@ class ConnectionArgs:
     sslmode: pulumi.Input[str] = "prefer"
     lock_timeout_ms: pulumi.Input[int] = 5000
     statement_timeout_ms: pulumi.Input[int] = 60000
+    # The stack config key the password is set under ("postgresql:password", or a path such
+    # as "script-tracking:servers.main.password"): refresh and destroy, which run with the
+    # connection of the last apply, then take the password set there now (a rotated one).
+    password_config: Optional[str] = None
 
 
 def check_connection(values: dict[str, Any]) -> dict[str, Any]:
@@ -63,6 +67,7 @@ def check_connection(values: dict[str, Any]) -> dict[str, Any]:
         "username": values["username"], "password": values["password"] or "", "sslmode": values["sslmode"],
         "lockTimeoutMs": whole("lock_timeout_ms", 1, 3_600_000),
         "statementTimeoutMs": whole("statement_timeout_ms", 1, 86_400_000),
+        **({"passwordConfig": values["password_config"]} if values.get("password_config") else {}),
     }
 
 
@@ -109,7 +114,7 @@ class ScriptTracking(pulumi.ComponentResource):
         c = args.connection
         fields = {"host": c.host, "port": c.port, "database": c.database, "username": c.username,
                   "password": c.password, "sslmode": c.sslmode, "lock_timeout_ms": c.lock_timeout_ms,
-                  "statement_timeout_ms": c.statement_timeout_ms}
+                  "statement_timeout_ms": c.statement_timeout_ms, "password_config": c.password_config}
         if not any(isinstance(v, pulumi.Output) for k, v in fields.items() if k != "password"):
             # plain values: a bad one stops the program here, before anything is declared
             _claim(name, check_connection({**fields, "password": ""}))

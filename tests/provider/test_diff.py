@@ -7,6 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from script_tracking.db import ProviderError
 from script_tracking.plan import PlanError
 
 from .support import Stack, key
@@ -34,13 +35,37 @@ def test_new_password_updates_in_place(stack: Stack):
     assert d.changes is True and d.replaces == []
 
 
-@pytest.mark.parametrize("field, value", [("host", "localhost"), ("database", "elsewhere"), ("port", 1)])
-def test_moving_to_another_database_replaces(stack: Stack, field, value):
+def test_moving_to_another_database_replaces(stack: Stack, new_db):
     stack.install([FN])
     obj = stack.obj(FN)
-    news = {**stack.inputs(obj), "connection": {**stack.conn, field: value}}
+    news = {**stack.inputs(obj), "connection": {**stack.conn, "database": new_db()}}
     d = stack.provider.diff(obj.identity, stack.outs[key(obj)], news)
     assert d.changes is True and d.replaces == ["connection"] and d.delete_before_replace is True
+
+
+def test_a_new_address_of_the_same_database_is_an_update_that_changes_nothing(stack: Stack, pg):
+    """The database is known by what it is (its cluster's system identifier and its
+    OID), not by the text of its address: localhost for 127.0.0.1 moves nothing."""
+    stack.install([FN])
+    obj = stack.obj(FN)
+    oid = "SELECT %s::regprocedure::oid"
+    with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
+        before = c.execute(oid, (FN,)).fetchone()[0]
+    news = {**stack.inputs(obj), "connection": {**stack.conn, "host": "localhost"}}
+    d = stack.provider.diff(obj.identity, stack.outs[key(obj)], news)
+    assert d.changes is True and d.replaces == []
+    stack.provider.update(obj.identity, stack.outs[key(obj)], news)
+    with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
+        assert c.execute(oid, (FN,)).fetchone()[0] == before
+
+
+def test_a_new_address_that_does_not_answer_is_refused_at_diff(stack: Stack):
+    stack.install([FN])
+    obj = stack.obj(FN)
+    news = {**stack.inputs(obj), "connection": {**stack.conn, "port": 1}}
+    with pytest.raises(ProviderError, match="cannot tell whether postgres@127.0.0.1:1/.* is the database of the "
+                                            "installation"):
+        stack.provider.diff(obj.identity, stack.outs[key(obj)], news)
 
 
 @pytest.mark.parametrize("field, value", [("kind", "view"), ("identity", "util.other()")])
@@ -53,10 +78,10 @@ def test_another_object_in_place_of_one_is_an_update(stack: Stack, field, value)
     assert d.changes is True and d.replaces == []
 
 
-def test_replacing_a_table_that_holds_rows_is_refused_at_diff(stack: Stack, pg):
+def test_replacing_a_table_that_holds_rows_is_refused_at_diff(stack: Stack, pg, new_db):
     stack.install([TABLE])
     obj = stack.obj(TABLE)
-    news = {**stack.inputs(obj), "connection": {**stack.conn, "database": "elsewhere"}}
+    news = {**stack.inputs(obj), "connection": {**stack.conn, "database": new_db()}}
     assert stack.provider.diff(obj.identity, stack.outs[key(obj)], news).replaces == ["connection"]
     with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
         c.execute("INSERT INTO util.audit_log (event_type, resource_type) VALUES ('E', 'R')")

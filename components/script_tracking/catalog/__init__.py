@@ -80,3 +80,8 @@ def role_is_marked(pg: psycopg.Connection, role: str, marker: str) -> bool:
     """Whether an existing role carries `marker` as its comment (see plan.ROLE_MARKER)."""
     row = pg.execute(query("role_is_ours"), {"identity": role, "marker": marker}).fetchone()
     return bool(row and row[0])
+
+
+def database_identity(pg: psycopg.Connection) -> dict[str, Any]:
+    """Which database this is (system identifier and OID), not how it was reached."""
+    return as_stored(pg.execute(query("database")).fetchone()[0])
