@@ -30,11 +30,12 @@ SQL_DIR = REPO / "sql"
 
 
 @contextmanager
-def throwaway_cluster(prefix: str, bindir: Path | None = None) -> Iterator[Cluster]:
+def throwaway_cluster(prefix: str, bindir: Path | None = None, durable: bool = False) -> Iterator[Cluster]:
     """A cluster in a new temp directory, on a free port, removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)
-    cluster = Cluster(root / "cluster", port=free_port(), password=prefix + uuid.uuid4().hex[:12], bindir=bindir)
+    cluster = Cluster(root / "cluster", port=free_port(), password=prefix + uuid.uuid4().hex[:12], bindir=bindir,
+                      durable=durable)
     cluster.start()
     try:
         yield cluster

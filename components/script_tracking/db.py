@@ -27,6 +27,19 @@ class ProviderError(Exception):
     """An error meant for the user: one line, no traceback needed."""
 
 
+class TransientError(ProviderError):
+    """The server did not answer, is starting or stopping, or went away mid-way:
+    another try may work (the provider retries with a bounded backoff)."""
+
+
+# SQLSTATEs of a server going away or not up yet, and how libpq says it before any SQLSTATE
+TRANSIENT_STATES = {"57P01", "57P02", "57P03", "08000", "08001", "08003", "08004", "08006"}
+TRANSIENT_WORDS = ("connection refused", "server closed the connection", "terminating connection",
+                   "the database system is starting up", "the database system is shutting down",
+                   "the database system is in recovery mode", "connection reset", "timeout expired",
+                   "consuming input failed", "no connection to the server", "the connection is closed")
+
+
 @dataclass(frozen=True)
 class Connection:
     host: str
@@ -81,14 +94,26 @@ def describe(exc: BaseException, conn: Connection | None = None) -> str:
     if isinstance(exc, psycopg.Error):
         state = exc.sqlstate or ""
         primary = (exc.diag.message_primary if exc.diag else None) or str(exc).strip().splitlines()[0]
-        if not state and conn is not None:  # could not connect at all
-            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "connection failed"
-            return f"cannot connect to PostgreSQL as {conn.where}: {first.strip()}"
+        if not state and conn is not None:  # could not connect, or the connection broke
+            # libpq's message spans lines ("...failed: Connection refused / Is the server
+            # running..."): all of it, on one line
+            text = " ".join(str(exc).split()) or "connection failed"
+            return f"cannot connect to PostgreSQL as {conn.where}: {text}"
         hint = ""
         if state == "42501" and "event trigger" in primary:
-            hint = " (event triggers need a superuser: connect as one, or set script-tracking:trackDdl false)"
-        return f"SQLSTATE {state}: {primary}{hint}"
+            hint = " (event triggers need a superuser: connect as one, or set trackDdl false)"
+        where = f"{conn.where}: " if conn is not None and state in TRANSIENT_STATES else ""
+        return f"{where}SQLSTATE {state}: {primary}{hint}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def error(exc: BaseException, conn: Connection | None = None) -> ProviderError:
+    """The ProviderError for a database error: a TransientError when another try may work."""
+    state = getattr(exc, "sqlstate", None) or ""
+    text = str(exc).lower()
+    transient = isinstance(exc, psycopg.OperationalError) and (
+        state in TRANSIENT_STATES or (not state and any(w in text for w in TRANSIENT_WORDS)))
+    return (TransientError if transient else ProviderError)(describe(exc, conn))
 
 
 def connect(conn: Connection) -> psycopg.Connection:
@@ -101,7 +126,7 @@ def connect(conn: Connection) -> psycopg.Connection:
             options="-c search_path=pg_catalog",
         )
     except psycopg.Error as exc:
-        raise ProviderError(describe(exc, conn)) from None
+        raise error(exc, conn) from None
 
 
 @contextmanager
@@ -111,7 +136,7 @@ def session(conn: Connection) -> Iterator[psycopg.Connection]:
     try:
         yield pg
     except psycopg.Error as exc:
-        raise ProviderError(describe(exc, conn)) from None
+        raise error(exc, conn) from None
     finally:
         pg.close()
 
@@ -143,6 +168,6 @@ def apply_transaction(conn: Connection, roles: bool = False) -> Iterator[psycopg
                         f"waited {conn.lock_timeout_ms} ms (lock_timeout)") from None
             yield pg
     except psycopg.Error as exc:
-        raise ProviderError(describe(exc, conn)) from None
+        raise error(exc, conn) from None
     finally:
         pg.close()

@@ -31,9 +31,11 @@ state names it, so it must not move).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import threading
+import time
 import uuid
 from typing import Any, Iterable, Optional
 
@@ -47,7 +49,7 @@ from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateR
                             ReadResult, ResourceProvider, UpdateResult)
 
 from . import catalog
-from .db import Connection, ProviderError, apply_transaction, session
+from .db import Connection, ProviderError, TransientError, apply_transaction, session
 from .desired import RETAINED
 from .plan import ROLE_MARKER, PlanError, drop_statements, plan
 from .preflight import preflight
@@ -192,6 +194,24 @@ def _refuse_if_rows(pg, obj: dict, why: str) -> None:
         raise PlanError(f"refusing to change table {obj['identity']}: it holds rows and {why}")
 
 
+# waits between tries of an operation that met a TransientError (about 4 s in all)
+RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
+
+
+def _retried(operation):
+    """The operation again, after a bounded backoff, while the server is restarting or
+    the connection breaks; each try is a whole transaction, so it is safe to repeat."""
+    @functools.wraps(operation)
+    def retrying(*args, **kwargs):
+        for delay in RETRY_DELAYS:
+            try:
+                return operation(*args, **kwargs)
+            except TransientError:
+                time.sleep(delay)
+        return operation(*args, **kwargs)
+    return retrying
+
+
 def _changes_roles(*object_sets: Iterable[dict]) -> bool:
     return any(o["kind"] == "role" for objs in object_sets for o in objs)
 
@@ -213,6 +233,7 @@ class ObjectSetProvider(ResourceProvider):
 
     # ------------------------------------------------------------ check, diff
 
+    @_retried
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
         objects = news.get("objects")
@@ -244,10 +265,13 @@ class ObjectSetProvider(ResourceProvider):
             try:
                 preflight(self._connection(news), superuser_needed=any(
                     isinstance(o, dict) and o.get("kind") == "event_trigger" for o in objects.values()))
+            except TransientError:
+                raise  # tried again (see _retried); in the end it is the error, one line
             except ProviderError as exc:
                 failures.append(CheckFailure("connection", str(exc)))
         return CheckResult(news, failures)
 
+    @_retried
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         _DETAILED.value = None
         if "objects" not in olds:
@@ -382,12 +406,15 @@ class ObjectSetProvider(ResourceProvider):
         return {**news, "applied": applied, "adopted": sorted(adopted & set(new_objs)), "retained": retained,
                 "drift": {}, "database": database}
 
+    @_retried
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(uuid.uuid4().hex, self._apply(props, None))
 
+    @_retried
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(self._apply(news, olds))
 
+    @_retried
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         objs = {**(props.get("retained") or {}), **props["objects"]}
         adopted = set(props.get("adopted") or ())
@@ -395,6 +422,7 @@ class ObjectSetProvider(ResourceProvider):
             for k in reversed(creation_order(objs)):
                 _drop(pg, objs[k], k in adopted)
 
+    @_retried
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         applied = props.get("applied") or {}
         drift: dict[str, Any] = {}
