@@ -189,8 +189,13 @@ def _drop(pg, obj: dict, adopted: bool) -> None:
         pg.execute(step)
 
 
+def _holds_rows(pg, table: dict) -> bool:
+    return bool(pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+        identifier(table["identity"]))).fetchone()[0])
+
+
 def _refuse_if_rows(pg, obj: dict, why: str) -> None:
-    if pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(identifier(obj["identity"]))).fetchone()[0]:
+    if _holds_rows(pg, obj):
         raise PlanError(f"refusing to change table {obj['identity']}: it holds rows and {why}")
 
 
@@ -356,10 +361,7 @@ class ObjectSetProvider(ResourceProvider):
     def _refuse_to_leave_rows(self, olds: dict) -> None:
         with session(self._connection(olds)) as pg:
             for obj in [*olds["objects"].values(), *(olds.get("retained") or {}).values()]:
-                if obj["kind"] != "table" or _inspect(pg, obj) is None:
-                    continue
-                if pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
-                        identifier(obj["identity"]))).fetchone()[0]:
+                if obj["kind"] == "table" and _inspect(pg, obj) is not None and _holds_rows(pg, obj):
                     raise PlanError(f"refusing to move to another database: table {obj['identity']} "
                                     f"holds rows in {self._connection(olds).where}")
 
