@@ -25,7 +25,7 @@ EXIT_AFTER_ERROR = 32
 
 # Settings and connection fields -> their config keys
 SETTING_KEYS = {
-    "track_ddl": "trackDdl", "writer_role": "writerRole", "reader_role": "readerRole",
+    "track_ddl": "trackDdl", "owner_role": "ownerRole", "writer_role": "writerRole", "reader_role": "readerRole",
     "ddl_include_schemas": "ddlIncludeSchemas", "ddl_exclude_schemas": "ddlExcludeSchemas",
     "ddl_include_tags": "ddlIncludeTags", "ddl_exclude_tags": "ddlExcludeTags", "sql_dir": "sqlDir",
     "lock_timeout_ms": "lockTimeoutMs", "statement_timeout_ms": "statementTimeoutMs",
@@ -79,6 +79,8 @@ def setting_key(field: str) -> str:
 
 settings: Settings = checked(lambda: Settings(
     track_ddl=get_bool(st, "trackDdl", True),
+    # "" is a value here (no owner role), so only a missing key takes the default
+    owner_role=st.get("ownerRole") if st.get("ownerRole") is not None else "script_tracking_owner",
     writer_role=st.get("writerRole") or "script_tracking_writer",
     reader_role=st.get("readerRole") or "script_tracking_reader",
     ddl_include_schemas=get_list(st, "ddlIncludeSchemas"),
@@ -110,7 +112,7 @@ if servers is None:
                        lambda f: f"postgresql:{f}" if f in ("host", "port", "database", "username", "sslmode")
                        else setting_key(f), preflight=True)
     pulumi.export("database", f"{connection.host}:{connection.port}/{connection.database}")
-    for output in ("schemas", "writerRole", "readerRole", "functions", "trackDdl"):
+    for output in ("schemas", "ownerRole", "writerRole", "readerRole", "functions", "trackDdl"):
         pulumi.export(output, getattr(tracking, "".join("_" + c.lower() if c.isupper() else c for c in output)))
 else:
     # a fleet: every database of every server, one component each
@@ -144,6 +146,7 @@ else:
                     preflight=False)
             installed.append(f"{server}/{database}")
     pulumi.export("databases", installed)
+    pulumi.export("ownerRole", settings.owner_role)
     pulumi.export("writerRole", settings.writer_role)
     pulumi.export("readerRole", settings.reader_role)
     pulumi.export("trackDdl", settings.track_ddl)

@@ -4,9 +4,17 @@
 --
 -- Business key / hash key: every execution draws execution_id from
 -- script_tracking.script_execution_id_seq; the business key is
--- '<script_name>#<execution_id>' and the hash key is sha256 of it. execution_id
--- is unique by construction (a sequence, never reused), so the business key and
--- the hash key are unique per execution; no timestamps or random suffixes.
+-- '<script_name>#<execution_id>', unique by construction (a sequence, never
+-- reused). The hash key is sha256 of the business key and a random UUID: unique
+-- too, and nobody can derive another execution's key from its name and id.
+--
+-- Completion rights: only the login that started an execution, or a login that
+-- is a member of that login's role (GRANT starter TO other), may complete it;
+-- to everyone else an execution that is not theirs looks unknown (ST004).
+--
+-- Limits: script name, details and error message sizes are bounded
+-- (script_tracking.tracking_limit, defaults in script_tracking.limit_value);
+-- errors echo at most a short prefix of any input (script_tracking.shorten).
 --
 -- History query strategy: get_execution_history walks the hub newest-first
 -- through an index on (load_date DESC, execution_id DESC) (or the
@@ -47,6 +55,57 @@ COMMENT ON FUNCTION script_tracking.valid_script_types() IS
 
 REVOKE ALL ON FUNCTION script_tracking.valid_script_types() FROM PUBLIC;
 
+CREATE TABLE script_tracking.tracking_limit (
+    name  text    NOT NULL CONSTRAINT tracking_limit_pk PRIMARY KEY,
+    value integer NOT NULL,
+    CONSTRAINT tracking_limit_name_ck
+        CHECK (name IN ('script_name_chars', 'details_bytes', 'error_message_chars')),
+    CONSTRAINT tracking_limit_value_ck
+        CHECK (value > 0 AND (name <> 'script_name_chars' OR value <= 255))
+);
+
+COMMENT ON TABLE script_tracking.tracking_limit IS
+'Size limits of the tracking functions, by name: script_name_chars (1-255, default 255; SQLSTATE ST002), '
+'details_bytes (the details JSON as text, default 65536; ST007), error_message_chars (default 65536; ST008). '
+'A missing row means the default (script_tracking.limit_value).';
+
+REVOKE ALL ON TABLE script_tracking.tracking_limit FROM PUBLIC;
+
+CREATE FUNCTION script_tracking.limit_value(p_name text)
+RETURNS integer
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE((SELECT l.value FROM script_tracking.tracking_limit l WHERE l.name = p_name),
+                    CASE p_name WHEN 'script_name_chars' THEN 255 ELSE 65536 END)
+$$;
+
+COMMENT ON FUNCTION script_tracking.limit_value(text) IS
+'The limit named p_name: its row in script_tracking.tracking_limit, else the default '
+'(script_name_chars 255, details_bytes 65536, error_message_chars 65536).';
+
+REVOKE ALL ON FUNCTION script_tracking.limit_value(text) FROM PUBLIC;
+
+CREATE FUNCTION script_tracking.shorten(p_value text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN p_value IS NULL THEN 'NULL'
+                WHEN pg_catalog.char_length(p_value) <= 64 THEN pg_catalog.quote_literal(p_value)
+                ELSE pg_catalog.quote_literal(pg_catalog.left(p_value, 64))
+                     || '... (' || pg_catalog.char_length(p_value)::text || ' characters)' END
+$$;
+
+COMMENT ON FUNCTION script_tracking.shorten(text) IS
+'An input as error messages echo it: quoted, at most its first 64 characters, with its length when cut.';
+
+REVOKE ALL ON FUNCTION script_tracking.shorten(text) FROM PUBLIC;
+
 CREATE TABLE script_tracking.script_execution_h (
     script_execution_hk bytea       NOT NULL CONSTRAINT script_execution_h_pk PRIMARY KEY,
     script_execution_bk text        NOT NULL,
@@ -55,8 +114,6 @@ CREATE TABLE script_tracking.script_execution_h (
     script_type         text        NOT NULL,
     load_date           timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     record_source       text        NOT NULL,
-    CONSTRAINT script_execution_h_hk_ck
-        CHECK (script_execution_hk = pg_catalog.sha256(pg_catalog.convert_to(script_execution_bk, 'UTF8'))),
     CONSTRAINT script_execution_h_name_ck
         CHECK (pg_catalog.char_length(script_name) BETWEEN 1 AND 255),
     CONSTRAINT script_execution_h_type_ck
@@ -65,7 +122,7 @@ CREATE TABLE script_tracking.script_execution_h (
 );
 
 COMMENT ON TABLE script_tracking.script_execution_h IS
-'Hub: one row per script execution. script_execution_hk = sha256(script_execution_bk), '
+'Hub: one row per script execution. script_execution_hk = sha256(script_execution_bk || ''#'' || a random UUID), '
 'script_execution_bk = script_name || ''#'' || execution_id, execution_id from script_execution_id_seq. '
 'load_date is the start time of the execution; script_name/script_type are kept here for the history query indexes. '
 'execution_id is unique by construction (sequence) and, through the business key, by the primary key.';
@@ -139,12 +196,13 @@ BEGIN
         RAISE EXCEPTION 'script name must not be null or empty'
             USING ERRCODE = 'ST001';
     END IF;
-    IF pg_catalog.char_length(p_script_name) > 255 THEN
-        RAISE EXCEPTION 'script name is too long (% characters, at most 255)', pg_catalog.char_length(p_script_name)
+    IF pg_catalog.char_length(p_script_name) > script_tracking.limit_value('script_name_chars') THEN
+        RAISE EXCEPTION 'script name is too long (% characters, at most %)', pg_catalog.char_length(p_script_name),
+                        script_tracking.limit_value('script_name_chars')
             USING ERRCODE = 'ST002';
     END IF;
     IF v_type IS NULL OR NOT (v_type = ANY (script_tracking.valid_script_types())) THEN
-        RAISE EXCEPTION 'unknown script type %', COALESCE(pg_catalog.quote_literal(p_script_type), 'NULL')
+        RAISE EXCEPTION 'unknown script type %', script_tracking.shorten(p_script_type)
             USING ERRCODE = 'ST003',
                   HINT = 'valid script types: ' || pg_catalog.array_to_string(script_tracking.valid_script_types(), ', ');
     END IF;
@@ -152,10 +210,16 @@ BEGIN
         RAISE EXCEPTION 'details must be a JSON object, got %', pg_catalog.jsonb_typeof(p_details)
             USING ERRCODE = 'ST006';
     END IF;
+    IF pg_catalog.octet_length(p_details::text) > script_tracking.limit_value('details_bytes') THEN
+        RAISE EXCEPTION 'details are too large (% bytes as text, at most %)', pg_catalog.octet_length(p_details::text),
+                        script_tracking.limit_value('details_bytes')
+            USING ERRCODE = 'ST007';
+    END IF;
 
     v_id  := pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass);
     v_bk  := p_script_name || '#' || v_id::text;
-    v_hk  := pg_catalog.sha256(pg_catalog.convert_to(v_bk, 'UTF8'));
+    -- a random part: nobody can derive another execution's key from its name and id
+    v_hk  := pg_catalog.sha256(pg_catalog.convert_to(v_bk || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8'));
     v_now := pg_catalog.clock_timestamp();
 
     INSERT INTO script_tracking.script_execution_h
@@ -183,7 +247,8 @@ $$;
 COMMENT ON FUNCTION script_tracking.track_operation(text, text, jsonb) IS
 'Start tracking an execution: inserts the hub row and the RUNNING satellite version, writes an audit event and '
 'returns the execution hash key (bytea) for complete_operation. script_type is case-insensitive. '
-'Errors: ST001 null/empty name, ST002 name longer than 255, ST003 unknown script type, ST006 details not a JSON object.';
+'Errors: ST001 null/empty name, ST002 name longer than the script_name_chars limit (255), ST003 unknown script type, '
+'ST006 details not a JSON object, ST007 details larger than the details_bytes limit (65536 bytes as text).';
 
 REVOKE ALL ON FUNCTION script_tracking.track_operation(text, text, jsonb) FROM PUBLIC;
 
@@ -198,10 +263,11 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_hub    record;
-    v_last   record;
-    v_status text;
-    v_now    timestamptz;
+    v_hub     record;
+    v_last    record;
+    v_starter text;
+    v_status  text;
+    v_now     timestamptz;
 BEGIN
     IF p_execution_hk IS NULL THEN
         RAISE EXCEPTION 'execution hash key must not be null'
@@ -210,6 +276,27 @@ BEGIN
     IF p_success IS NULL THEN
         RAISE EXCEPTION 'success flag must not be null'
             USING ERRCODE = 'ST006';
+    END IF;
+    IF pg_catalog.char_length(p_error_message) > script_tracking.limit_value('error_message_chars') THEN
+        RAISE EXCEPTION 'error message is too long (% characters, at most %)', pg_catalog.char_length(p_error_message),
+                        script_tracking.limit_value('error_message_chars')
+            USING ERRCODE = 'ST008';
+    END IF;
+
+    -- Whose is it? The login that started it (its first version), or a member of
+    -- that login's role. Checked before any lock, so nobody else can stall it, and
+    -- with the same error as an unknown key, so nobody else can probe it.
+    SELECT s.db_session_user
+      INTO v_starter
+      FROM script_tracking.script_execution_s s
+     WHERE s.script_execution_hk = p_execution_hk
+     ORDER BY s.version_number
+     LIMIT 1;
+    IF NOT FOUND OR (v_starter <> SESSION_USER AND NOT COALESCE(
+            (SELECT pg_catalog.pg_has_role(SESSION_USER, r.oid, 'MEMBER')
+               FROM pg_catalog.pg_roles r WHERE r.rolname = v_starter), false)) THEN
+        RAISE EXCEPTION 'unknown execution %', script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex'))
+            USING ERRCODE = 'ST004';
     END IF;
 
     -- Serialize completions of the same execution: a second completer waits
@@ -222,7 +309,7 @@ BEGIN
      WHERE h.script_execution_hk = p_execution_hk
        FOR NO KEY UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'unknown execution %', pg_catalog.encode(p_execution_hk, 'hex')
+        RAISE EXCEPTION 'unknown execution %', script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex'))
             USING ERRCODE = 'ST004';
     END IF;
 
@@ -234,7 +321,7 @@ BEGIN
      LIMIT 1;
     IF NOT FOUND OR v_last.status <> 'RUNNING' THEN
         RAISE EXCEPTION 'execution % is already completed (status %)',
-                        pg_catalog.encode(p_execution_hk, 'hex'), COALESCE(v_last.status, 'unknown')
+                        script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex')), COALESCE(v_last.status, 'unknown')
             USING ERRCODE = 'ST005';
     END IF;
 
@@ -249,7 +336,7 @@ BEGIN
                 p_error_message, SESSION_USER, pg_catalog.inet_client_addr(),
                 pg_catalog.current_setting('application_name', true), v_last.details);
     EXCEPTION WHEN unique_violation THEN
-        RAISE EXCEPTION 'execution % is already completed', pg_catalog.encode(p_execution_hk, 'hex')
+        RAISE EXCEPTION 'execution % is already completed', script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex'))
             USING ERRCODE = 'ST005';
     END;
 
@@ -268,8 +355,10 @@ $$;
 
 COMMENT ON FUNCTION script_tracking.complete_operation(bytea, boolean, text) IS
 'Finish an execution started by track_operation: inserts its COMPLETED (p_success) or FAILED version with end time '
-'and duration, and writes an audit event. Concurrency-safe (locks the hub row). '
-'Errors: ST004 null or unknown hash key, ST005 already completed, ST006 null success flag.';
+'and duration, and writes an audit event. Concurrency-safe (locks the hub row). Only the login that started the '
+'execution, or a member of its role, may complete it. '
+'Errors: ST004 null or unknown hash key (also: started by another login), ST005 already completed, '
+'ST006 null success flag, ST008 error message longer than the error_message_chars limit (65536).';
 
 REVOKE ALL ON FUNCTION script_tracking.complete_operation(bytea, boolean, text) FROM PUBLIC;
 
@@ -313,12 +402,12 @@ BEGIN
             USING ERRCODE = 'ST006';
     END IF;
     IF v_type IS NOT NULL AND NOT (v_type = ANY (script_tracking.valid_script_types())) THEN
-        RAISE EXCEPTION 'unknown script type %', pg_catalog.quote_literal(p_script_type)
+        RAISE EXCEPTION 'unknown script type %', script_tracking.shorten(p_script_type)
             USING ERRCODE = 'ST003',
                   HINT = 'valid script types: ' || pg_catalog.array_to_string(script_tracking.valid_script_types(), ', ');
     END IF;
     IF v_status IS NOT NULL AND v_status NOT IN ('RUNNING', 'COMPLETED', 'FAILED') THEN
-        RAISE EXCEPTION 'unknown status %', pg_catalog.quote_literal(p_status)
+        RAISE EXCEPTION 'unknown status %', script_tracking.shorten(p_status)
             USING ERRCODE = 'ST006',
                   HINT = 'valid statuses: RUNNING, COMPLETED, FAILED';
     END IF;

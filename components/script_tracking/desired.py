@@ -1,8 +1,9 @@
 """The desired state as plain data: every database object the stack owns, in order.
 
-The tracking system comes from sql/ (sqlsource); the schemas, the writer and
-reader roles, their grants and the DDL tracker's filter rows are built here from
-the settings, with psycopg.sql composition (role names are user input).
+The tracking system comes from sql/ (sqlsource); the schemas, the owner, writer
+and reader roles, the owner's ownership, the grants and the DDL tracker's filter
+rows are built here from the settings, with psycopg.sql composition (role names
+are user input).
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ READER_VIEWS = ("script_tracking.ddl_history",)
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
 SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 COMMAND_TAG = re.compile(r"^[A-Z][A-Z ]{1,62}$")
-# The two roles every installation grants to, by slot; the names are settings.
-ROLE_SLOTS = ("writer", "reader")
+# The roles of an installation, by slot; the names are settings. The owner role owns
+# every object of ours (so definer functions never run as a superuser); writer and
+# reader are granted to.
+ROLE_SLOTS = ("owner", "writer", "reader")
+# What the owner role is made the owner of (indexes and identity sequences follow their table)
+OWNED = ("schema", "sequence", "table", "function", "view")
 
 
 class SettingsError(ValueError, pulumi.RunError):
@@ -49,6 +54,8 @@ class Settings:
     """What an installation configures; checked on construction (SettingsError names the field)."""
 
     track_ddl: bool = True
+    # "" = no owner role: the objects stay owned by the login that applies them
+    owner_role: str = "script_tracking_owner"
     writer_role: str = "script_tracking_writer"
     reader_role: str = "script_tracking_reader"
     ddl_include_schemas: tuple[str, ...] = ()
@@ -66,6 +73,11 @@ class Settings:
                 raise SettingsError(name, f"{value!r} is not a valid role name (lower case letters, digits, _)")
         if self.writer_role == self.reader_role:
             raise SettingsError("reader_role", "must differ from writer_role")
+        if not isinstance(self.owner_role, str) or (self.owner_role and not ROLE_NAME.match(self.owner_role)):
+            raise SettingsError("owner_role", f"{self.owner_role!r} is not a valid role name "
+                                              "(lower case letters, digits, _; or empty for none)")
+        if self.owner_role in (self.writer_role, self.reader_role):
+            raise SettingsError("owner_role", "must differ from writer_role and reader_role")
         for name, pattern, what in (
                 ("ddl_include_schemas", SCHEMA_NAME, "schema name"), ("ddl_exclude_schemas", SCHEMA_NAME, "schema name"),
                 ("ddl_include_tags", COMMAND_TAG, "command tag (such as CREATE TABLE)"),
@@ -82,7 +94,7 @@ class Settings:
             raise SettingsError("sql_dir", f"{self.sql_dir} is not a directory")
 
     def role(self, slot: str) -> str:
-        return {"writer": self.writer_role, "reader": self.reader_role}[slot]
+        return {"owner": self.owner_role, "writer": self.writer_role, "reader": self.reader_role}[slot]
 
 
 def _render(composed: sql.Composable) -> str:
@@ -94,6 +106,24 @@ def grant_statement(privilege: str, on: str, target: str, role: str) -> str:
     target_sql = sql.Identifier(target) if on == "schema" else identifier(target)
     return _render(sql.SQL("GRANT {} ON {} {} TO {}").format(
         sql.SQL(privilege), sql.SQL(on.upper()), target_sql, sql.Identifier(role)))
+
+
+def owner_statement(on: str, target: str, role: str) -> str:
+    """ALTER <on> target OWNER TO role."""
+    target_sql = sql.Identifier(target) if on == "schema" else identifier(target)
+    return _render(sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(on.upper()), target_sql, sql.Identifier(role)))
+
+
+def owner_target(identity: str) -> tuple[str, str]:
+    """(kind, identity) of what an owner object hands over; see _owner."""
+    on, _, target = identity.removeprefix("owner of ").partition(" ")
+    return on, target
+
+
+def _owner(on: str, target: str, role: str) -> DbObject:
+    # like a grant, named by the slot: the role may be another resource's output
+    return DbObject("owner", f"owner of {on} {target}", None, "owner", (owner_statement(on, target, role),),
+                    depends_on=(target,))
 
 
 def _grant(privilege: str, on: str, target: str, slot: str, role: str) -> DbObject:
@@ -128,7 +158,7 @@ def desired_objects(s: Settings) -> list[DbObject]:
     # every object in a schema of ours waits for that schema
     objects += [replace(o, depends_on=o.depends_on + ((o.schema,) if o.schema in schemas else ()))
                 for o in sources]
-    for role in (s.writer_role, s.reader_role):
+    for role in filter(None, map(s.role, ROLE_SLOTS)):
         # every attribute spelled out, so that drift of any of them can be undone
         objects.append(DbObject("role", role, None, role, (_render(sql.SQL(
             "CREATE ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT").format(
@@ -153,5 +183,7 @@ def desired_objects(s: Settings) -> list[DbObject]:
             objects.append(_grant("EXECUTE", "function", f, slot, role))
         for v in views:
             objects.append(_grant("SELECT", "table", v, slot, role))
+    if s.owner_role:
+        objects += [_owner(o.kind, o.identity, s.owner_role) for o in objects if o.kind in OWNED]
     objects.append(_filter_rows(s))
     return objects

@@ -16,6 +16,7 @@ from pglast import ast, parse_sql
 from pglast.stream import RawStream
 from psycopg import sql
 
+from . import catalog
 from .db import ProviderError
 from .sqlsource import identifier, same_sql
 
@@ -64,6 +65,8 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
         return [RawStream()(stmt)]
     if kind == "data":
         return [sql.SQL("DELETE FROM {}").format(identifier(identity))]
+    if kind == "owner":
+        return []  # the object keeps its owner until it goes (a role of ours hands it back as it goes)
     keyword = {"table": "TABLE", "sequence": "SEQUENCE", "index": "INDEX", "view": "VIEW", "type": "TYPE"}[kind]
     return [sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(keyword), identifier(identity))]
 
@@ -230,7 +233,7 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
         return list(new)
     create, attached = _split(new)
     old_create = _split(old)[0] if old else None
-    drifted = applied is not None and live != applied
+    drifted = applied is not None and catalog.drifted(kind, live, applied)
     if old is not None and not drifted and same_sql(old, new):
         return []  # e.g. only the connection changed: nothing to do in the database
     if kind in ("function", "view"):
@@ -255,5 +258,5 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
         alter_role = ast.AlterRoleStmt(role=ast.RoleSpec(roletype=0, rolename=create.role),
                                        options=create.options, action=1)
         return [RawStream()(alter_role), *attached] if drifted else attached
-    # grants and data are idempotent as written
+    # grants, owners and data are idempotent as written
     return list(new)

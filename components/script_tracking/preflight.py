@@ -8,14 +8,20 @@ from __future__ import annotations
 from .db import Connection, ProviderError, session
 
 
-def preflight(conn: Connection, superuser_needed: bool) -> None:
+def preflight(conn: Connection, event_triggers: bool, owner_role: str | None) -> None:
+    """`event_triggers`: the objects include event triggers; `owner_role`: the role
+    the objects are handed to, if any. Both need a superuser."""
     with session(conn) as pg:
         superuser, can_create = pg.execute(
             "SELECT rolsuper, has_database_privilege(current_database(), 'CREATE') "
             "FROM pg_roles WHERE rolname = current_user").fetchone()
-    if superuser_needed and not superuser:
+    if not superuser and event_triggers:
         raise ProviderError(
             f"{conn.where}: {conn.username} is not a superuser: the DDL tracker's event triggers need one "
             "(connect as a superuser, or set trackDdl false)")
+    if not superuser and owner_role:
+        raise ProviderError(
+            f"{conn.where}: {conn.username} is not a superuser: making {owner_role} the owner of the objects "
+            f"needs one (connect as a superuser, or set ownerRole to \"\" so that {conn.username} owns them)")
     if not can_create:
         raise ProviderError(f"{conn.where}: {conn.username} may not create schemas in database {conn.database}")

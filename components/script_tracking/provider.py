@@ -55,7 +55,7 @@ from .plan import ROLE_MARKER, PlanError, drop_statements, plan
 from .preflight import preflight
 from .sqlsource import identifier, same_sql
 
-KINDS = ("schema", "role", "type", "sequence", "table", "index", "function", "view", "grant", "data",
+KINDS = ("schema", "role", "type", "sequence", "table", "index", "function", "view", "owner", "grant", "data",
          "event_trigger")
 # drift marker for an object that is gone from the catalog
 MISSING = "missing: dropped outside Pulumi"
@@ -268,8 +268,11 @@ class ObjectSetProvider(ResourceProvider):
             return CheckResult(news, [CheckFailure("connection", str(conn["invalid"]))])
         if not failures and news.get("preflight") and _known(conn):
             try:
-                preflight(self._connection(news), superuser_needed=any(
-                    isinstance(o, dict) and o.get("kind") == "event_trigger" for o in objects.values()))
+                kinds = [o for o in objects.values() if isinstance(o, dict)]
+                preflight(self._connection(news),
+                          event_triggers=any(o.get("kind") == "event_trigger" for o in kinds),
+                          owner_role=next((catalog.owner_params(o["identity"], o["statements"][0])["role"]
+                                           for o in kinds if o.get("kind") == "owner"), None))
             except TransientError:
                 raise  # tried again (see _retried); in the end it is the error, one line
             except ProviderError as exc:
@@ -431,7 +434,7 @@ class ObjectSetProvider(ResourceProvider):
         with session(self._connection(props)) as pg:
             for k, obj in props["objects"].items():
                 live = _inspect(pg, obj)
-                if live != applied.get(k):
+                if catalog.drifted(obj["kind"], live, applied.get(k)):
                     drift[k] = MISSING if live is None else live
         if len(drift) == len(props["objects"]) and all(v == MISSING for v in drift.values()):
             return ReadResult(None, {})  # all gone: refresh drops it from the state, up re-creates it

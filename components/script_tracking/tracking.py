@@ -1,14 +1,16 @@
 """ScriptTracking: the whole tracking system in one database, as a Pulumi component.
 
 Children, named with the component's name as prefix and parented to it:
-  <name>-writer, <name>-reader   the two roles (sql:Role), unless roles made
-                                 elsewhere are passed in by name
+  <name>-owner, <name>-writer,   the roles (sql:Role), unless roles made
+  <name>-reader                  elsewhere are passed in by name; the owner
+                                 role owns every object, writer and reader are
+                                 granted to
   <name>-objects                 every object of the system in that database
                                  (sql:Objects): schemas, tables, functions, the
                                  view, grants, event triggers, filter rows
 
-Roles belong to the server: every installation on one server shares one writer
-and one reader role, which the last installation to go drops. Many components
+Roles belong to the server: every installation on one server shares one owner,
+one writer and one reader role, which the last installation to go drops. Many components
 may live in one program (one per database); two on the same database are refused.
 """
 
@@ -21,7 +23,8 @@ from typing import Any, Optional
 import pulumi
 
 from .catalog import grant_params
-from .desired import ROLE_SLOTS, Settings, SettingsError, desired_objects, grant_statement
+from .desired import ROLE_SLOTS, Settings, SettingsError, desired_objects, grant_statement, owner_statement, \
+    owner_target
 from .provider import WHERE, Objects, Role
 from .sqlsource import DbObject
 
@@ -89,9 +92,10 @@ def _claim(name: str, conn: dict[str, Any]) -> None:
 class ScriptTrackingArgs:
     connection: ConnectionArgs
     settings: Settings = field(default_factory=Settings)
-    # Roles made elsewhere (for example a pulumi_postgresql.Role's `name`): granted to,
-    # never created or dropped. When None, the component manages the role named in
-    # settings, shared by every installation on the server.
+    # Roles made elsewhere (for example a pulumi_postgresql.Role's `name`): made the
+    # owner of or granted to, never created or dropped. When None, the component
+    # manages the role named in settings, shared by every installation on the server.
+    owner_role: Optional[pulumi.Input[str]] = None
     writer_role: Optional[pulumi.Input[str]] = None
     reader_role: Optional[pulumi.Input[str]] = None
     # check at preview (in the provider's check) that the server answers and the user
@@ -103,6 +107,7 @@ class ScriptTrackingArgs:
 
 class ScriptTracking(pulumi.ComponentResource):
     schemas: pulumi.Output[list[str]]
+    owner_role: pulumi.Output[str]
     writer_role: pulumi.Output[str]
     reader_role: pulumi.Output[str]
     functions: pulumi.Output[list[str]]
@@ -133,6 +138,9 @@ class ScriptTracking(pulumi.ComponentResource):
         # the password stays a secret inside the object; the whole object is one too
         connection = pulumi.Output.secret(pulumi.Output.all(*fields.values()).apply(checked))
         child = pulumi.ResourceOptions(parent=self)
+        if args.owner_role is not None and not args.settings.owner_role:
+            raise SettingsError("owner_role", "is given as an argument but set to '' (no owner role) in settings",
+                                owner=name)
         objects = desired_objects(args.settings)
 
         roles: dict[str, pulumi.Output[str]] = {}
@@ -142,26 +150,35 @@ class ScriptTracking(pulumi.ComponentResource):
             if given is not None:
                 roles[slot] = pulumi.Output.from_input(given)
                 continue
+            if not args.settings.role(slot):
+                roles[slot] = pulumi.Output.from_input("")  # no owner role: the applying login owns
+                continue
             role = next(o for o in objects if o.kind == "role" and o.identity == args.settings.role(slot))
             resource = Role(f"{name}-{slot}", {role.key: _props(role)}, connection, False, child)
             role_resources.append(resource)
             roles[slot] = resource.objects.apply(lambda _, n=role.identity: n)
 
         def props(o: DbObject) -> pulumi.Input[dict[str, Any]]:
-            given = getattr(args, f"{o.name}_role") if o.kind == "grant" else None
+            given = getattr(args, f"{o.name}_role") if o.kind in ("grant", "owner") else None
             if given is None:
                 return _props(o)
-            params = grant_params(o.statements[0])
+            if o.kind == "owner":
+                def statement(role: str) -> str:
+                    return owner_statement(*owner_target(o.identity), role)
+            else:
+                params = grant_params(o.statements[0])
 
-            def granted_to(role: Any) -> dict[str, Any]:
+                def statement(role: str) -> str:
+                    return grant_statement(params["privilege"], params["on"], params["target"], role)
+
+            def given_to(role: Any) -> dict[str, Any]:
                 if not isinstance(role, str) or not 0 < len(role) < 64:
                     # reported by the provider's check, like a bad connection value
                     return {**_props(o), "invalid": f"ScriptTracking {name!r}: {o.name}_role: {role!r} "
                                                     "is not a role name"}
-                return {**_props(o), "statements": [
-                    grant_statement(params["privilege"], params["on"], params["target"], role)]}
+                return {**_props(o), "statements": [statement(role)]}
 
-            return pulumi.Output.from_input(given).apply(granted_to)
+            return pulumi.Output.from_input(given).apply(given_to)
 
         system = Objects(f"{name}-objects", {o.key: props(o) for o in objects if o.kind != "role"},
                          connection, args.preflight,
@@ -173,10 +190,11 @@ class ScriptTracking(pulumi.ComponentResource):
 
         self.schemas = after_apply([o.identity for o in objects if o.kind == "schema"])
         self.functions = after_apply([o.identity for o in objects if o.kind == "function"])
-        self.writer_role, self.reader_role = roles["writer"], roles["reader"]
+        self.owner_role, self.writer_role, self.reader_role = roles["owner"], roles["writer"], roles["reader"]
         self.track_ddl = after_apply(args.settings.track_ddl)
         self.register_outputs({
-            "schemas": self.schemas, "writerRole": self.writer_role, "readerRole": self.reader_role,
+            "schemas": self.schemas, "ownerRole": self.owner_role, "writerRole": self.writer_role,
+            "readerRole": self.reader_role,
             "functions": self.functions, "trackDdl": self.track_ddl,
         })
 

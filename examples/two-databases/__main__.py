@@ -19,7 +19,8 @@ config = pulumi.Config()
 host = pulumi.Output.from_input(config.get("host") or "127.0.0.1")
 port = pulumi.Output.from_input(config.get_int("port") or 5432)
 password = config.require_secret("password")
-settings = Settings(writer_role=config.get("writerRole") or "script_tracking_writer",
+settings = Settings(owner_role=config.get("ownerRole") or "script_tracking_owner",
+                    writer_role=config.get("writerRole") or "script_tracking_writer",
                     reader_role=config.get("readerRole") or "script_tracking_reader")
 
 for database in config.require_object("databases"):

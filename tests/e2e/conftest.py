@@ -46,6 +46,7 @@ class Project:
     dsn: str
     writer: str
     reader: str
+    owner: str
     log: list[str] = field(default_factory=list)
 
     def run(self, *args: str, check: bool = True, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -96,10 +97,10 @@ def ours_in_catalog(project: Project) -> dict[str, int]:
                (SELECT count(*) FROM pg_event_trigger WHERE evtname LIKE 'auto_ddl_tracker%%'),
                (SELECT count(*) FROM pg_proc WHERE proname IN ('track_operation', 'complete_operation')
                     AND pronamespace = 'public'::regnamespace),
-               (SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s)),
+               (SELECT count(*) FROM pg_roles WHERE rolname IN (%s, %s, %s)),
                (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                     WHERE n.nspname IN ('util', 'script_tracking'))
-    """, (project.writer, project.reader))[0]
+    """, (project.owner, project.writer, project.reader))[0]
     return dict(zip(("schemas", "event_triggers", "wrappers", "roles", "functions"), row))
 
 
@@ -142,13 +143,14 @@ def new_project(pg, db: str, tmp_path: Path, work: Path) -> Project:
     env = program_env(tmp_path)
     suffix = uuid.uuid4().hex[:8]
     p = Project(dir=work, env=env, stack=f"e2e-{suffix}", dsn=pg.dsn(db),
-                writer=f"st_writer_{suffix}", reader=f"st_reader_{suffix}")
+                writer=f"st_writer_{suffix}", reader=f"st_reader_{suffix}", owner=f"st_owner_{suffix}")
     subprocess.run(["pulumi", "stack", "init", p.stack], cwd=work, env=env, check=True, capture_output=True)
     p.config("postgresql:host", "127.0.0.1")
     p.config("postgresql:port", str(pg.port))
     p.config("postgresql:database", db)
     p.config("postgresql:username", "postgres")
     p.config("postgresql:password", pg.password, secret=True)
+    p.config("script-tracking:ownerRole", p.owner)
     p.config("script-tracking:writerRole", p.writer)
     p.config("script-tracking:readerRole", p.reader)
     return p
@@ -156,8 +158,9 @@ def new_project(pg, db: str, tmp_path: Path, work: Path) -> Project:
 
 def drop_roles(p: Project) -> None:
     """Leave nothing behind in the shared cluster (roles are cluster-wide)."""
-    for role in (p.writer, p.reader):
+    for role in (p.owner, p.writer, p.reader):
         if p.sql("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)):
+            p.sql(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(sql.Identifier(role)))
             p.sql(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
             p.sql(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 

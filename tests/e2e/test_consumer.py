@@ -51,10 +51,11 @@ def test_a_consumer_project_installs_the_wheel_and_tracks_two_databases(pg, new_
     suffix = uuid.uuid4().hex[:8]
     dbs = [new_db(), new_db()]
     p = Project(dir=work, env=env, stack=f"consumer-{suffix}", dsn=pg.dsn(dbs[0]),
-                writer=f"st_cw_{suffix}", reader=f"st_cr_{suffix}")
+                writer=f"st_cw_{suffix}", reader=f"st_cr_{suffix}", owner=f"st_co_{suffix}")
     run("pulumi", "stack", "init", p.stack, cwd=work, env=env)
     p.run("config", "set", "port", str(pg.port))
     p.run("config", "set", "--secret", "password", pg.password)
+    p.run("config", "set", "ownerRole", p.owner)
     p.run("config", "set", "writerRole", p.writer)
     p.run("config", "set", "readerRole", p.reader)
     for i, db in enumerate(dbs):
@@ -75,13 +76,14 @@ def test_a_consumer_project_installs_the_wheel_and_tracks_two_databases(pg, new_
         p.run("destroy", "--yes")
         for db in dbs:
             assert installed(pg.dsn(db)) == (0, 0), db
-        assert not p.sql("SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s)", (p.writer, p.reader))
+        assert not p.sql("SELECT rolname FROM pg_roles WHERE rolname IN (%s, %s, %s)", (p.owner, p.writer, p.reader))
     finally:
         p.run("destroy", "--yes", check=False)
-        for role in (p.writer, p.reader):
+        for role in (p.owner, p.writer, p.reader):
             for db in dbs:
                 with psycopg.connect(pg.dsn(db), autocommit=True) as c:
                     if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                        c.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(sql.Identifier(role)))
                         c.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
             with psycopg.connect(pg.dsn(), autocommit=True) as c:
                 c.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

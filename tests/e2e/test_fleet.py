@@ -61,7 +61,7 @@ def fleet(pg, pg15, tmp_path):
         for db in dbs[server]:
             _drop_db(cluster, db)
         with psycopg.connect(cluster.dsn(), autocommit=True) as c:
-            for role in roles(cluster, (project.writer, project.reader)):
+            for role in roles(cluster, (project.owner, project.writer, project.reader)):
                 c.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
@@ -86,7 +86,7 @@ def test_fleet_rollout(fleet):
     for server, db in every:
         assert ours(clusters[server].dsn(db)) == (2, 2, 6), (server, db)
     for cluster in clusters.values():
-        assert roles(cluster, (project.writer, project.reader)) == {project.writer, project.reader}
+        assert roles(cluster, (project.owner, project.writer, project.reader)) == {project.owner, project.writer, project.reader}
     assert project.run("stack", "output", "databases", "--json").stdout.count("/") == 12
     project.run("preview", "--expect-no-changes")
 
@@ -103,10 +103,11 @@ def test_fleet_rollout(fleet):
     gone = dbs["main"].pop()
     project.run("config", "rm", "--path", f"script-tracking:servers.main.databases[{len(dbs['main'])}]")
     changes = updated_resources(project)
-    assert set(changes) == {f"main/{gone}", f"main/{gone}-objects", f"main/{gone}-writer", f"main/{gone}-reader"}
+    assert set(changes) == {f"main/{gone}", f"main/{gone}-objects", f"main/{gone}-owner", f"main/{gone}-writer",
+                            f"main/{gone}-reader"}
     project.up()
     assert ours(clusters["main"].dsn(gone)) == (0, 0, 0)
-    assert roles(clusters["main"], (project.writer, project.reader)) == {project.writer, project.reader}
+    assert roles(clusters["main"], (project.owner, project.writer, project.reader)) == {project.owner, project.writer, project.reader}
     for db in dbs["main"]:
         assert ours(clusters["main"].dsn(db)) == (2, 2, 6)
         with psycopg.connect(clusters["main"].dsn(db), autocommit=True) as c:
@@ -135,4 +136,4 @@ def test_fleet_rollout(fleet):
     for server, db in every:
         assert ours(clusters[server].dsn(db)) == (0, 0, 0), (server, db)
     for cluster in clusters.values():
-        assert roles(cluster, (project.writer, project.reader)) == set()
+        assert roles(cluster, (project.owner, project.writer, project.reader)) == set()

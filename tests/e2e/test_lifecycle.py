@@ -7,6 +7,7 @@ import pytest
 
 from tests.e2e.conftest import ours_in_catalog
 from tests.sql import seed_sql
+from tests.sql.test_hardening import OWNERS
 
 WRAPPER = "public.track_operation(text, text, jsonb)"
 WRAPPER_BODY = "SELECT script_tracking.track_operation(p_script_name, p_script_type, p_details)"
@@ -43,6 +44,11 @@ def test_lifecycle(project):
     project.up()
     run_seed_validation(project)
     assert tracked(project, "%CREATE_TABLE%") >= 1 and tracked(project, "%DROP_TABLE%") >= 1
+    # every object of ours belongs to the owner role, a NOLOGIN role that is no superuser
+    owners = project.sql(OWNERS)
+    assert len(owners) > 30 and {(o[2], o[3]) for o in owners} == {(project.owner, False)}, owners
+    assert project.sql("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = %s",
+                       (project.owner,)) == [(False, False)]
 
     # 2. a second up changes nothing
     assert project.changes() == {}

@@ -40,6 +40,8 @@ def release_0_1_stack(pg, db: str, tmp_path):
         "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
     project = new_project(pg, db, tmp_path, work)
     project.up()
+    # release 0.1 had no owner role: off, so that any change would be the upgrade's own
+    project.config("script-tracking:ownerRole", "")
     return project
 
 
@@ -82,7 +84,8 @@ def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
         state = json.loads(project.run("stack", "export").stdout)["deployment"]["resources"]
         recorded = next(r for r in state if r["type"].endswith("sql:Objects"))["outputs"]["objects"]
         desired = {o.key: list(o.depends_on) for o in desired_objects(
-            Settings(writer_role=project.writer, reader_role=project.reader)) if o.kind != "role"}
+            Settings(owner_role="", writer_role=project.writer, reader_role=project.reader,
+                     sql_dir=project.dir / "sql")) if o.kind != "role"}
         assert {k: v["dependsOn"] for k, v in recorded.items()} == desired
 
         project.run("preview", "--expect-no-changes")
@@ -95,6 +98,14 @@ def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
         assert set(rows) <= set(project.sql("SELECT script_execution_hk, version_number, status FROM script_tracking.script_execution_s"))
         urns = project.run("stack", "--show-urns").stdout
         assert "sql:Objects" in urns and "sql:Function" not in urns
+
+        # then the owner role, turned on: the objects change hands, none is re-created
+        project.config("script-tracking:ownerRole", project.owner)
+        project.up()
+        assert identities(project) == before, "an object was re-created"
+        assert project.sql("SELECT DISTINCT proowner::regrole::text FROM pg_proc"
+                           " WHERE pronamespace = 'script_tracking'::regnamespace") == [(project.owner,)]
+        project.run("preview", "--expect-no-changes", "--refresh")
 
         project.run("destroy", "--yes")
         assert ours_in_catalog(project) == {"schemas": 0, "event_triggers": 0, "wrappers": 0, "roles": 0,

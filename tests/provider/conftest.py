@@ -28,6 +28,8 @@ def _drop_roles(pg, db: str | None, roles: tuple[str, ...]) -> None:
     if db is not None:
         try:
             with psycopg.connect(pg.dsn(db), autocommit=True) as conn:
+                # an owner role's objects stay (the database goes with them), its privileges go
+                conn.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(idents))
                 conn.execute(sql.SQL("DROP OWNED BY {}").format(idents))
         except psycopg.OperationalError:
             pass  # the database is gone already, and its privileges with it
@@ -35,9 +37,14 @@ def _drop_roles(pg, db: str | None, roles: tuple[str, ...]) -> None:
         admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(idents))
 
 
+def roles_of(s: Settings) -> tuple[str, ...]:
+    return tuple(r for r in (s.owner_role, s.writer_role, s.reader_role) if r)
+
+
 def unique_settings(**kw) -> Settings:
     tag = uuid.uuid4().hex[:8]
-    return Settings(writer_role=f"st_w_{tag}", reader_role=f"st_r_{tag}", **kw)
+    return Settings(**{"owner_role": f"st_o_{tag}", "writer_role": f"st_w_{tag}", "reader_role": f"st_r_{tag}",
+                       **kw})
 
 
 @pytest.fixture
@@ -45,7 +52,7 @@ def settings(pg, db) -> Iterator[Settings]:
     """Settings with role names of this test only; the roles go away afterwards."""
     s = unique_settings()
     yield s
-    _drop_roles(pg, db, (s.writer_role, s.reader_role))
+    _drop_roles(pg, db, roles_of(s))
 
 
 @pytest.fixture
@@ -80,4 +87,4 @@ def installed(pg) -> Iterator[Stack]:
         yield st
     finally:
         _drop_db(pg, db)
-        _drop_roles(pg, None, (s.writer_role, s.reader_role))
+        _drop_roles(pg, None, roles_of(s))

@@ -100,10 +100,15 @@ class Stack:
     objects: list[DbObject]
     provider: ObjectProvider = field(default_factory=ObjectProvider)
     outs: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    settings: Settings = field(default_factory=Settings)
 
     @classmethod
     def for_settings(cls, conn: dict[str, Any], settings: Settings) -> "Stack":
-        return cls(conn, desired_objects(settings))
+        return cls(conn, desired_objects(settings), settings=settings)
+
+    def role(self, slot: str) -> str:
+        """The name of the owner, writer or reader role."""
+        return self.settings.role(slot)
 
     def obj(self, identity: str, kind: str | None = None) -> DbObject:
         found = [o for o in self.objects if o.identity == identity and (kind is None or o.kind == kind)]

@@ -37,7 +37,7 @@ def test_dropped_by_hand_reads_as_gone_and_create_brings_it_back(stack: Stack, p
         identity = _grant(stack, WRAPPER)
     stack.install([identity])
     obj = stack.obj(identity)
-    role = next(o.identity for o in stack.objects if o.kind == "role")
+    role = stack.role("writer")
     _sql(stack, pg, drop.format(role=role))
     r = stack.read(obj)
     assert r.id is None and r.outs == {}

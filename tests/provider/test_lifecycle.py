@@ -95,8 +95,8 @@ def _sql_copy(tmp_path, transform=None, files=OBJECT_FILES + TRIGGER_FILES):
 
 def _settings(installed: Stack, sql_dir):
     from script_tracking.desired import Settings
-    roles = [o.identity for o in installed.objects if o.kind == "role"]
-    return Settings(writer_role=roles[0], reader_role=roles[1], sql_dir=sql_dir)
+    return Settings(**{f"{slot}_role": installed.role(slot) for slot in ("owner", "writer", "reader")},
+                    sql_dir=sql_dir)
 
 
 def test_reformatted_sql_files_change_nothing(installed: Stack, tmp_path):
@@ -108,7 +108,7 @@ def test_reformatted_sql_files_change_nothing(installed: Stack, tmp_path):
     news = desired_objects(_settings(installed, _sql_copy(tmp_path, transform)))
     assert [key(o) for o in news] == [key(o) for o in installed.objects]
     for o, n in zip(installed.objects, news):
-        assert n.statements != o.statements or o.kind in ("schema", "role", "grant", "data")
+        assert n.statements != o.statements or o.kind in ("schema", "role", "owner", "grant", "data")
         assert installed.diff(o, news=n).changes is False, o.identity
 
 
@@ -128,7 +128,7 @@ def test_one_function_body_change_changes_that_object_only(installed: Stack, tmp
 def test_the_installed_system_works_for_its_roles(installed: Stack, pg):
     """Writer and reader roles get what their grants say, and the event triggers
     record DDL (all inside a transaction that is rolled back)."""
-    writer, reader = [o.identity for o in installed.objects if o.kind == "role"]
+    writer, reader = installed.role("writer"), installed.role("reader")
     with psycopg.connect(pg.dsn(installed.conn["database"])) as c:
         c.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(writer)))
         hk = c.execute("SELECT public.track_operation('lifecycle.sql', 'deployment')").fetchone()[0]

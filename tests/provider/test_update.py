@@ -41,7 +41,7 @@ def _kw(stack: Stack) -> dict:
 
 def test_function_body_change_is_replaced_in_place(stack: Stack, pg):
     grant = f"writer: EXECUTE on function {TRACK}"
-    writer = next(o.identity for o in stack.objects if o.kind == "role")  # the first is the writer
+    writer = stack.role("writer")
     stack.install([TRACK, grant])
     fn = stack.obj(TRACK)
     with _db(stack, pg) as c:

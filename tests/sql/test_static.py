@@ -220,11 +220,13 @@ def test_installer_and_schema_files():
     lines = [l.strip() for l in (SQL_DIR / "install.sql").read_text().splitlines()
              if l.strip() and not l.strip().startswith("--")]
     assert lines == ["\\set ON_ERROR_STOP on", "BEGIN;", "\\ir 00_schemas.sql", "\\ir 10_audit.sql",
-                     "\\ir 20_tracking.sql", "\\ir 30_ddl_tracker.sql", "\\ir 40_ddl_triggers.sql", "COMMIT;"]
+                     "\\ir 20_tracking.sql", "\\ir 30_ddl_tracker.sql", "\\ir 35_owner.sql", "\\ir 40_ddl_triggers.sql",
+                     "COMMIT;"]
     un = [l.strip() for l in (SQL_DIR / "uninstall.sql").read_text().splitlines()
           if l.strip() and not l.strip().startswith("--")]
     assert un[:2] == ["\\set ON_ERROR_STOP on", "BEGIN;"] and un[-1] == "COMMIT;"
-    assert all("IF EXISTS" in l for l in un[2:-1]), un
+    drops = un[2:un.index("DO $$")]  # then the owner role, if no other database uses it
+    assert drops and all("IF EXISTS" in l for l in drops), un
 
 
 def test_seed_sql_is_verbatim():

@@ -30,13 +30,16 @@ def test_roles_made_with_pulumi_postgresql_are_passed_in_by_name():
     regs = run_example("pulumi-postgresql-roles", "tracking-with-pulumi-postgresql-roles",
                        {"database": "app", "password": "example-password"})
     pg_roles = {r.urn: r.inputs["name"] for r in regs if r.type == "postgresql:index/role:Role"}
-    assert sorted(pg_roles.values()) == ["audit_reader", "deploy_writer"]
+    assert sorted(pg_roles.values()) == ["audit_reader", "deploy_writer", "tracking_owner"]
     assert not [r for r in regs if r.type == T + "Role"], "the component made a role of its own"
     objects = next(r for r in regs if r.type == T + "Objects")
     assert set(pg_roles) <= set(objects.dependencies)
     grantees = {o["statements"][0].rsplit(" TO ", 1)[1] for o in objects.inputs["objects"].values()
                 if o["kind"] == "grant"}
     assert grantees == {'"deploy_writer"', '"audit_reader"'}
+    owners = {o["statements"][0].rsplit(" TO ", 1)[1] for o in objects.inputs["objects"].values()
+              if o["kind"] == "owner"}
+    assert owners == {'"tracking_owner"'}
 
 
 def test_two_databases_are_two_installations():
@@ -44,4 +47,4 @@ def test_two_databases_are_two_installations():
                        {"password": "example-password", "databases": '["app", "billing"]'})
     assert sorted(r.name for r in regs if r.type == T + "Objects") == ["tracking-app-objects",
                                                                      "tracking-billing-objects"]
-    assert len([r for r in regs if r.type == T + "Role"]) == 4  # two per database, shared on the server
+    assert len([r for r in regs if r.type == T + "Role"]) == 6  # three per database, shared on the server

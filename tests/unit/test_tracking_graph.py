@@ -58,12 +58,13 @@ def one(regs, type_suffix: str, name: str) -> Registered:
     return found[0]
 
 
-def test_a_component_with_two_roles_and_the_objects_of_its_database(on):
+def test_a_component_with_three_roles_and_the_objects_of_its_database(on):
     regs, _ = on
     assert regs[0].type == TYPE_TOKEN == "script-tracking:index:ScriptTracking"
     assert regs[0].name == "tracking"
     assert sorted((r.type, r.name) for r in regs[1:]) == [
-        (T + "Objects", "tracking-objects"), (T + "Role", "tracking-reader"), (T + "Role", "tracking-writer")]
+        (T + "Objects", "tracking-objects"), (T + "Role", "tracking-owner"), (T + "Role", "tracking-reader"),
+        (T + "Role", "tracking-writer")]
 
 
 def test_every_child_is_parented_to_the_component(on):
@@ -90,6 +91,7 @@ def test_objects_are_the_desired_objects_by_key(on):
 
 def test_roles_and_what_depends_on_them(on):
     regs, _ = on
+    owner = one(regs, "Role", "tracking-owner")
     writer, reader = one(regs, "Role", "tracking-writer"), one(regs, "Role", "tracking-reader")
     assert writer.inputs["objects"] == {"script_tracking_writer": {
         "kind": "role", "identity": "script_tracking_writer", "dependsOn": [],
@@ -97,7 +99,7 @@ def test_roles_and_what_depends_on_them(on):
     assert reader.inputs["objects"]["script_tracking_reader"]["kind"] == "role"
     assert writer.inputs["preflight"] is False
     objects = one(regs, "Objects", "tracking-objects")
-    assert set(objects.dependencies) == {writer.urn, reader.urn}
+    assert set(objects.dependencies) == {owner.urn, writer.urn, reader.urn}
     assert objects.inputs["preflight"] is True
 
 
@@ -128,9 +130,11 @@ def test_grants_for_writer_and_reader(on):
 
 
 def test_role_names_come_from_the_settings():
-    regs, outputs = run(Settings(writer_role="app_writer", reader_role="app_reader"))
+    regs, outputs = run(Settings(owner_role="app_owner", writer_role="app_writer", reader_role="app_reader"))
     roles = [r for r in regs if r.type == T + "Role"]
-    assert sorted(list(r.inputs["objects"]) for r in roles) == [["app_reader"], ["app_writer"]]
+    assert sorted(list(r.inputs["objects"]) for r in roles) == [["app_owner"], ["app_reader"], ["app_writer"]]
+    owners = [o for o in one(regs, "Objects", "tracking-objects").inputs["objects"].values() if o["kind"] == "owner"]
+    assert len(owners) > 20 and all(o["statements"][0].endswith(' OWNER TO "app_owner"') for o in owners)
     grants = [o for o in one(regs, "Objects", "tracking-objects").inputs["objects"].values() if o["kind"] == "grant"]
     assert len(grants) == 8 and all(g["statements"][0].endswith(('TO "app_writer"', 'TO "app_reader"'))
                                     for g in grants)
@@ -198,7 +202,7 @@ def test_two_databases_in_one_program_coexist():
         return pulumi.Output.all(a.schemas, b.schemas)
 
     regs, schemas = run_program(program)
-    assert len({r.urn for r in regs}) == len(regs) == 8
+    assert len({r.urn for r in regs}) == len(regs) == 10
     assert {r.name for r in regs if r.type == T + "Objects"} == {"a-objects", "b-objects"}
     parents = {r.name: r.parent for r in regs}
     comps = {r.name: r.urn for r in regs if r.type == TYPE_TOKEN}
@@ -238,20 +242,23 @@ def test_connection_from_another_resources_outputs():
 
 def test_roles_made_with_pulumi_postgresql_are_granted_not_managed():
     def program():
+        owner = pulumi_postgresql.Role("app-owner", name="app_owner")
         writer = pulumi_postgresql.Role("app-writer", name="app_writer")
         reader = pulumi_postgresql.Role("app-reader", name="app_reader")
         comp = ScriptTracking("tracking", ScriptTrackingArgs(
-            connection=connection(), writer_role=writer.name, reader_role=reader.name))
-        return pulumi.Output.all(comp.writer_role, comp.reader_role)
+            connection=connection(), owner_role=owner.name, writer_role=writer.name, reader_role=reader.name))
+        return pulumi.Output.all(comp.owner_role, comp.writer_role, comp.reader_role)
 
     regs, roles = run_program(program)
-    assert roles == ["app_writer", "app_reader"]
+    assert roles == ["app_owner", "app_writer", "app_reader"]
     assert not [r for r in regs if r.type == T + "Role"], "no role of ours"
     pg_roles = {r.urn for r in regs if r.type == "postgresql:index/role:Role"}
     objects = one(regs, "Objects", "tracking-objects")
     assert pg_roles <= set(objects.dependencies)
     grants = [o for o in objects.inputs["objects"].values() if o["kind"] == "grant"]
     assert {g["statements"][0].rsplit(" TO ", 1)[1] for g in grants} == {'"app_writer"', '"app_reader"'}
+    owners = [o for o in objects.inputs["objects"].values() if o["kind"] == "owner"]
+    assert {o["statements"][0].rsplit(" TO ", 1)[1] for o in owners} == {'"app_owner"'}
 
 
 @pytest.mark.parametrize("field, value, problem", [
@@ -289,3 +296,20 @@ def test_a_bad_value_known_only_later_names_the_installation():
         assert conn == {"invalid": "ScriptTracking 'late': port: 0 is outside 1..65535"}, r.name
         failures = ObjectSetProvider().check({}, {**r.inputs, "connection": conn}).failures
         assert [(f.property, f.reason) for f in failures] == [("connection", conn["invalid"])]
+
+
+def test_without_an_owner_role_the_applying_login_keeps_ownership():
+    regs, _ = run(Settings(owner_role=""))
+    assert sorted(r.name for r in regs if r.type == T + "Role") == ["tracking-reader", "tracking-writer"]
+    objects = one(regs, "Objects", "tracking-objects").inputs["objects"]
+    assert not [o for o in objects.values() if o["kind"] == "owner"]
+
+
+@pytest.mark.parametrize("settings, problem", [
+    (dict(owner_role="Robert'); DROP"), "owner_role: \"Robert'); DROP\" is not a valid role name"),
+    (dict(owner_role="script_tracking_writer"), "owner_role: must differ from writer_role and reader_role"),
+])
+def test_a_bad_owner_role_is_one_line_naming_the_setting(settings, problem):
+    with pytest.raises(SettingsError) as exc:
+        Settings(**settings)
+    assert str(exc.value).startswith(problem)
