@@ -29,6 +29,8 @@ SETTING_KEYS = {
     "ddl_include_schemas": "ddlIncludeSchemas", "ddl_exclude_schemas": "ddlExcludeSchemas",
     "ddl_include_tags": "ddlIncludeTags", "ddl_exclude_tags": "ddlExcludeTags", "sql_dir": "sqlDir",
     "lock_timeout_ms": "lockTimeoutMs", "statement_timeout_ms": "statementTimeoutMs",
+    "max_script_name_chars": "maxScriptNameChars", "max_details_bytes": "maxDetailsBytes",
+    "max_error_message_chars": "maxErrorMessageChars",
 }
 SERVER_KEYS = ("host", "port", "username", "password", "sslmode", "databases")
 
@@ -59,6 +61,15 @@ def get_bool(cfg: pulumi.Config, key: str, default: bool) -> bool:
     return raw.lower() == "true"
 
 
+def get_int(cfg: pulumi.Config, key: str) -> Any:
+    raw = cfg.get(key)
+    if raw is None:
+        return None
+    if not raw.strip().isdigit():
+        fail(f"{cfg.name}:{key}", f"{raw!r} is not a whole number")
+    return int(raw)
+
+
 def get_list(cfg: pulumi.Config, key: str) -> Any:
     raw = cfg.get(key)
     if raw is None:
@@ -87,6 +98,9 @@ settings: Settings = checked(lambda: Settings(
     ddl_exclude_schemas=get_list(st, "ddlExcludeSchemas"),
     ddl_include_tags=get_list(st, "ddlIncludeTags"),
     ddl_exclude_tags=get_list(st, "ddlExcludeTags"),
+    max_script_name_chars=get_int(st, "maxScriptNameChars"),
+    max_details_bytes=get_int(st, "maxDetailsBytes"),
+    max_error_message_chars=get_int(st, "maxErrorMessageChars"),
     sql_dir=Path(st.get("sqlDir") or Path(__file__).resolve().parent / "sql").resolve(),
 ), setting_key)
 timeouts = {"lock_timeout_ms": st.get("lockTimeoutMs") or 5000,

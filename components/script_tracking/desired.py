@@ -18,6 +18,12 @@ from psycopg import sql
 from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, identifier, load_objects
 
 FILTER_TABLE = "script_tracking.ddl_tracker_filter"
+LIMIT_TABLE = "script_tracking.tracking_limit"
+# Settings field -> (row of the limit table, the largest value it takes); unset = the
+# table's default (script_tracking.limit_value in sql/)
+LIMITS = {"max_script_name_chars": ("script_name_chars", 255),
+          "max_details_bytes": ("details_bytes", 2**31 - 1),
+          "max_error_message_chars": ("error_message_chars", 2**31 - 1)}
 # Objects that hold state: when they leave sql/ they stay in the database with their
 # rows (the provider records them as retained); destroy drops them.
 RETAINED = ("table", "sequence")
@@ -62,6 +68,9 @@ class Settings:
     ddl_exclude_schemas: tuple[str, ...] = ()
     ddl_include_tags: tuple[str, ...] = ()
     ddl_exclude_tags: tuple[str, ...] = ()
+    max_script_name_chars: int | None = None
+    max_details_bytes: int | None = None
+    max_error_message_chars: int | None = None
     sql_dir: Path = field(default=SQL_DIR)
 
     def __post_init__(self) -> None:
@@ -89,6 +98,11 @@ class Settings:
                 if not pattern.match(v):
                     raise SettingsError(name, f"{v!r} is not a valid {what}")
             object.__setattr__(self, name, tuple(values))
+        for name, (_, highest) in LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 0 < value <= highest):
+                raise SettingsError(name, f"{value!r} is not a whole number in 1..{highest}")
         object.__setattr__(self, "sql_dir", Path(self.sql_dir))
         if not self.sql_dir.is_dir():
             raise SettingsError("sql_dir", f"{self.sql_dir} is not a directory")
@@ -132,18 +146,27 @@ def _grant(privilege: str, on: str, target: str, slot: str, role: str) -> DbObje
                     (grant_statement(privilege, on, target, role),), depends_on=(target,))
 
 
-def _filter_rows(s: Settings) -> DbObject:
-    rows = [(kind, value) for kind, values in (
-        ("include_schema", s.ddl_include_schemas), ("exclude_schema", s.ddl_exclude_schemas),
-        ("include_tag", s.ddl_include_tags), ("exclude_tag", s.ddl_exclude_tags)) for value in values]
-    table = identifier(FILTER_TABLE)
+def _rows(name: str, columns: tuple[str, str], rows: list[tuple]) -> DbObject:
+    """The rows of a settings table, as the settings say: all of them replaced."""
+    table = identifier(name)
     statements = [_render(sql.SQL("DELETE FROM {}").format(table))]
     if rows:
-        statements.append(_render(sql.SQL("INSERT INTO {} (kind, value) VALUES {}").format(
-            table, sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(k), sql.Literal(v))
-                                      for k, v in rows))))
-    return DbObject("data", FILTER_TABLE, "script_tracking", "ddl_tracker_filter", tuple(statements),
-                    depends_on=(FILTER_TABLE,))
+        statements.append(_render(sql.SQL("INSERT INTO {} ({}) VALUES {}").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(a), sql.Literal(b)) for a, b in rows))))
+    schema, _, table_name = name.partition(".")
+    return DbObject("data", name, schema, table_name, tuple(statements), depends_on=(name,))
+
+
+def _filter_rows(s: Settings) -> DbObject:
+    return _rows(FILTER_TABLE, ("kind", "value"), [(kind, value) for kind, values in (
+        ("include_schema", s.ddl_include_schemas), ("exclude_schema", s.ddl_exclude_schemas),
+        ("include_tag", s.ddl_include_tags), ("exclude_tag", s.ddl_exclude_tags)) for value in values])
+
+
+def _limit_rows(s: Settings) -> DbObject:
+    return _rows(LIMIT_TABLE, ("name", "value"), [(row, getattr(s, field)) for field, (row, _) in LIMITS.items()
+                                                  if getattr(s, field) is not None])
 
 
 def desired_objects(s: Settings) -> list[DbObject]:
@@ -185,5 +208,5 @@ def desired_objects(s: Settings) -> list[DbObject]:
             objects.append(_grant("SELECT", "table", v, slot, role))
     if s.owner_role:
         objects += [_owner(o.kind, o.identity, s.owner_role) for o in objects if o.kind in OWNED]
-    objects.append(_filter_rows(s))
+    objects += [_filter_rows(s), _limit_rows(s)]
     return objects

@@ -56,8 +56,11 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
     if kind == "role":
         # whatever the role was made to own is kept (it passes to the applying user);
         # DROP OWNED then removes its privileges here and on shared objects
+        # (REASSIGN and DROP OWNED need the role's privileges: a login that is no superuser
+        # gets them by membership, which its CREATEROLE lets it grant and DROP ROLE ends)
         role = sql.Identifier(identity)
-        return [sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role), sql.SQL("DROP OWNED BY {}").format(role),
+        return [sql.SQL("GRANT {} TO CURRENT_USER").format(role),
+                sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role), sql.SQL("DROP OWNED BY {}").format(role),
                 sql.SQL("DROP ROLE IF EXISTS {}").format(role)]
     if kind == "grant":
         stmt = parse_sql(statements[0])[0].stmt

@@ -18,6 +18,10 @@ def preview_error(project) -> str:
     ("script-tracking:trackDdl", "maybe", "configuration script-tracking:trackDdl: 'maybe' is not true or false"),
     ("script-tracking:writerRole", "Robert'); DROP", "configuration script-tracking:writerRole:"),
     ("script-tracking:ddlExcludeTags", '["create table"]', "configuration script-tracking:ddlExcludeTags:"),
+    ("script-tracking:ownerRole", "Owner!", "configuration script-tracking:ownerRole: 'Owner!' is not a valid role"),
+    ("script-tracking:maxDetailsBytes", "lots", "configuration script-tracking:maxDetailsBytes: 'lots' is not a whole"),
+    ("script-tracking:maxScriptNameChars", "300",
+     "configuration script-tracking:maxScriptNameChars: 300 is not a whole number in 1..255"),
 ])
 def test_bad_config_names_the_key(project, key, value, message):
     project.config(key, value)
@@ -48,5 +52,19 @@ def test_event_triggers_need_a_superuser(project):
         project.config("postgresql:username", user)
         project.config("postgresql:password", "pw", secret=True)
         assert "is not a superuser: the DDL tracker's event triggers need one" in preview_error(project)
+        project.config("script-tracking:trackDdl", "false")
+        assert f"is not a superuser: making {project.owner} the owner of the objects needs one" \
+            in preview_error(project)
+        # without an owner role, a login that may create (schemas here, the wrappers in public) installs
+        project.config("script-tracking:ownerRole", "")
+        database = project.sql("SELECT current_database()")[0][0]
+        project.sql(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(sql.Identifier(database), sql.Identifier(user)))
+        project.sql(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(user)))
+        project.up()
+        assert project.sql("SELECT DISTINCT proowner::regrole::text FROM pg_proc"
+                           " WHERE pronamespace = 'script_tracking'::regnamespace") == [(user,)]
+        project.run("destroy", "--yes")
     finally:
+        project.run("destroy", "--yes", check=False)
+        project.sql(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(user)))
         project.sql(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))

@@ -179,3 +179,25 @@ def test_filter_rows_follow_the_settings(stack: Stack, pg):
         ("exclude_schema", "scratch"), ("include_tag", "CREATE TABLE")]
     back = stack.update(news, data)
     assert back["applied"] == {"rows": []}
+
+
+def test_size_limits_follow_the_settings(stack: Stack, pg):
+    from script_tracking.desired import LIMIT_TABLE, Settings, desired_objects
+    stack.install([TRACK])
+    data = stack.obj(LIMIT_TABLE, kind="data")
+    stack.create(data)
+    limited = next(o for o in desired_objects(Settings(max_details_bytes=50, max_script_name_chars=10))
+                   if o.kind == "data" and o.identity == LIMIT_TABLE)
+    assert stack.diff(data, news=limited).changes
+    stack.update(data, limited)
+    with _db(stack, pg) as c:
+        c.execute("SELECT script_tracking.track_operation('ten chars!', 'ADHOC')")
+        with pytest.raises(psycopg.Error) as exc:
+            c.execute("SELECT script_tracking.track_operation('eleven chars', 'ADHOC')")
+        assert exc.value.diag.sqlstate == "ST002"
+        with pytest.raises(psycopg.Error) as exc:
+            c.execute("SELECT script_tracking.track_operation('x', 'ADHOC', jsonb_build_object('k', repeat('y', 50)))")
+        assert exc.value.diag.sqlstate == "ST007"
+    stack.update(limited, data)  # back to the defaults
+    with _db(stack, pg) as c:
+        c.execute("SELECT script_tracking.track_operation('eleven chars', 'ADHOC')")

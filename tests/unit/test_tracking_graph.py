@@ -313,3 +313,11 @@ def test_a_bad_owner_role_is_one_line_naming_the_setting(settings, problem):
     with pytest.raises(SettingsError) as exc:
         Settings(**settings)
     assert str(exc.value).startswith(problem)
+
+
+@pytest.mark.parametrize("field, value", [("max_script_name_chars", 256), ("max_details_bytes", 0),
+                                          ("max_error_message_chars", "big")])
+def test_a_limit_out_of_range_is_one_line_naming_the_setting(field, value):
+    with pytest.raises(SettingsError) as exc:
+        Settings(**{field: value})
+    assert str(exc.value).startswith(f"{field}: {value!r} is not a whole number in 1..")
