@@ -22,6 +22,9 @@
 -- satellite inserts for all of the event's commands in a single CTE); DDL is
 -- recorded as a single COMPLETED version (it has finished when the trigger
 -- runs) and writes no util.audit_log row: the satellite row is the record.
+-- details.statement: ddl_statement_text(), once per event: of a query string
+-- holding several statements only the command's own, and no secret literal
+-- (role passwords, OPTIONS, CONNECTION strings ...): readers see this text.
 
 CREATE TABLE script_tracking.ddl_tracker_filter (
     kind       text        NOT NULL,
@@ -41,6 +44,362 @@ COMMENT ON TABLE script_tracking.ddl_tracker_filter IS
 
 REVOKE ALL ON TABLE script_tracking.ddl_tracker_filter FROM PUBLIC;
 
+CREATE FUNCTION script_tracking.ddl_statement_text(p_query text, p_tag text, p_objects text[] DEFAULT NULL,
+                                                   p_std_strings boolean DEFAULT true)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
+AS $$
+DECLARE
+    -- Words that make a text secret-bearing (case-insensitive, anywhere, also inside literals
+    -- and comments): role passwords, FDW server/user-mapping OPTIONS, subscription CONNECTION
+    -- strings, password= in connection strings, keys and tokens written into function bodies.
+    c_secret CONSTANT text := 'password|passwd|passphrase|pwd|secret|credential|token|api_?key|access_?key'
+                              '|private_?key|crypt|hmac|connection|options';
+    -- (no other initialized declarations: the fast path below runs for nearly every DDL)
+    c_withheld text;         -- what a text that cannot be lexed safely becomes
+    c_idc text;              -- identifier characters: letters, digits, _, $, every non-ASCII one
+    c_optional text;         -- words of a command that its tag leaves out
+    v_q text;                -- the text lexed: p_query, or its first 4,000 characters (v_cut)
+    v_cut boolean;
+    v_re text;
+    v_tags text;
+    v_toks text[];
+    v_tok text;
+    v_t text[];              -- the tokens, in order; concatenated they are v_q
+    v_k text[];              -- their kinds: c code, s literal, d dollar-quoted, i "identifier", m comment, ; semicolon
+    v_pos integer;           -- where the current lexer pass starts in v_q (characters)
+    v_cur integer;
+    v_i integer;
+    v_n integer;
+    v_depth integer;
+    v_part text;
+    v_atomic integer[];      -- ';' inside BEGIN ATOMIC ... END: no statement end
+    v_ids text;
+    v_cnt integer;
+    v_paren integer;
+    v_s integer[];           -- per token: its statement (NULL for a statement's closing ';')
+    v_sid integer[];         -- the non-empty statements: their number,
+    v_sf integer[];          -- first token (leading comments left out),
+    v_sh text[];             -- leading code (the keywords), upper case
+    v_code text[];           -- of the candidates: code and identifiers, literals and comments blanked
+    v_keep integer[];
+    v_names text[];
+    v_score integer[];
+    v_out text;
+BEGIN
+    -- Fast path, no lexing: one statement (no ';' before the trailing blanks and semicolons)
+    -- that can hold no secret (no quote, '$' or comment: a secret is always a string constant)
+    -- or mentions no secret word. One expression: this runs for nearly every DDL statement.
+    IF pg_catalog.octet_length(p_query) <= 16384
+       AND ((pg_catalog.strpos(p_query, '''') = 0 AND pg_catalog.strpos(p_query, '$') = 0
+             AND pg_catalog.strpos(p_query, '-') = 0 AND pg_catalog.strpos(p_query, '/') = 0)
+            OR p_query !~* c_secret)
+       AND pg_catalog.strpos(pg_catalog.rtrim(p_query, E'; \t\n\r'), ';') = 0 THEN
+        RETURN pg_catalog.left(p_query, 10000);
+    ELSIF p_query IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- A query string over 16 kB (a whole migration file, a dump) raises one event per DDL
+    -- statement; lexing all of it for each would cost time quadratic in its length. Only its
+    -- first 4,000 characters are used then, whole and always redacted (below).
+    v_cut := pg_catalog.octet_length(p_query) > 16384;
+    -- Second fast path: one dollar-quoted body (a function's) with only code before and after
+    -- it (no quote, no '$', no ';' but a last one, no comment but '--' lines) and no secret word.
+    IF NOT v_cut AND p_query !~* c_secret THEN
+        v_toks := pg_catalog.regexp_match(p_query,
+            '^((?:[^;\x27"$/-]|-(?!-)|--[^\n\r]*[\n\r])*)(?<![A-Za-z0-9_\u0080-\U0010FFFF])(\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)');
+        IF v_toks IS NOT NULL THEN
+            v_part := pg_catalog.substr(p_query, pg_catalog.length(v_toks[1]) + pg_catalog.length(v_toks[2]) + 1);
+            v_i := pg_catalog.strpos(v_part, v_toks[2]);
+            IF v_i > 0 AND pg_catalog.substr(v_part, v_i + pg_catalog.length(v_toks[2]))
+                           ~ '^(?:[^;\x27"$/-]|-(?!-)|--[^\n\r]*)*(?:;(?:[[:space:]]|--[^\n\r]*)*)?$' THEN
+                RETURN pg_catalog.left(p_query, 10000);
+            END IF;
+        END IF;
+    END IF;
+    BEGIN
+        c_withheld := '<statement withheld: it could not be redacted safely>';
+        c_idc := 'A-Za-z0-9_$\u0080-\U0010FFFF';
+        c_optional := '(?:[^A-Za-z0-9_]+(?:OR|REPLACE|TEMP|TEMPORARY|UNLOGGED|GLOBAL|LOCAL|UNIQUE|TRUSTED|PROCEDURAL|DEFAULT|CONSTRAINT|RECURSIVE))';
+        v_t := '{}';
+        v_pos := 1;
+        v_atomic := '{}';
+        v_keep := '{}';
+        v_q := CASE WHEN v_cut THEN pg_catalog.substr(p_query, 1, 4000) ELSE p_query END;
+        -- 1. Tokens, by one regular expression (in C). Dollar-quote tags are matched inline
+        --    (up to 8 distinct ones); another tag or a nested comment restarts it after them.
+        IF v_q ~ '\$[A-Za-z_\u0080-\U0010FFFF]' THEN
+            SELECT pg_catalog.string_agg('\$' || x.tag || '\$(?:[^$]|\$(?!' || x.tag || '\$))*(?:\$' || x.tag || '\$)?', '|'
+                                         ORDER BY x.tag)
+              INTO v_tags
+              FROM (SELECT DISTINCT m[1] AS tag
+                      FROM pg_catalog.regexp_matches(v_q, '\$([A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_\u0080-\U0010FFFF]*)\$', 'g') m
+                     WHERE pg_catalog.length(m[1]) < 64
+                     ORDER BY 1
+                     LIMIT 8) x;
+        END IF;
+        v_re := pg_catalog.concat_ws('|',
+            -- E'...' with backslash escapes, also continued by '...' on a following line
+            '(?<![' || c_idc || '])[Ee]\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27?(?:[ \t\f\r]*\n[[:space:]]*\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27?)*',
+            -- '...', also U&'...', B'...', X'...', N'...', typename '...'
+            CASE WHEN p_std_strings THEN '\x27(?:[^\x27]|\x27\x27)*\x27?' ELSE '\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27?' END,
+            '"(?:[^"]|"")*"?',
+            '\$[$](?:[^$]|\$(?![$]))*(?:\$[$])?',
+            v_tags,
+            '\$[A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_\u0080-\U0010FFFF]*\$',
+            '--[^\n\r]*',
+            '/\*[^*]*\*+(?:[^/*][^*]*\*+)*/',
+            ';',
+            '(?:[^\x27"$;/Ee-]|[Ee](?!\x27)|(?<=[' || c_idc || '])[Ee$]|\$(?=[0-9])|-(?!-)|/(?!\*))+',
+            '.');
+        LOOP
+            v_toks := ARRAY(SELECT m[1] FROM pg_catalog.regexp_matches(pg_catalog.substr(v_q, v_pos), v_re, 'g') m);
+            -- the first token needing more: an opening tag alone, a nested or unended comment
+            SELECT pg_catalog.min(u.n) INTO v_i
+              FROM pg_catalog.unnest(v_toks) WITH ORDINALITY u(tok, n)
+             WHERE (pg_catalog.left(u.tok, 1) = '$'
+                    AND pg_catalog.strpos(pg_catalog.substr(u.tok, 2), '$') = pg_catalog.length(u.tok) - 1
+                    AND pg_catalog.strpos('0123456789', pg_catalog.substr(u.tok, 2, 1)) = 0)
+                OR (pg_catalog.left(u.tok, 2) = '/*' AND pg_catalog.strpos(pg_catalog.substr(u.tok, 3), '/*') > 0)
+                OR (u.tok = '/' AND pg_catalog.left(v_toks[u.n + 1], 1) = '*');
+            IF v_i IS NULL THEN
+                v_t := v_t || v_toks;
+                EXIT;
+            END IF;
+            v_t := v_t || v_toks[1:v_i - 1];
+            v_cur := v_pos + pg_catalog.length(pg_catalog.array_to_string(v_toks[1:v_i - 1], ''));
+            v_tok := v_toks[v_i];
+            IF v_tok = '/' THEN
+                v_tok := NULL;                   -- a comment without end
+            ELSIF v_tok LIKE '/*%' THEN
+                -- a nested comment: up to its matching end
+                v_depth := 0;
+                v_n := 0;
+                FOREACH v_part IN ARRAY ARRAY(SELECT m[1] FROM pg_catalog.regexp_matches(pg_catalog.substr(v_q, v_cur), '/\*|\*/|[^/*]+|.', 'g') m) LOOP
+                    v_n := v_n + pg_catalog.length(v_part);
+                    IF v_part = '/*' THEN
+                        v_depth := v_depth + 1;
+                    ELSIF v_part = '*/' THEN
+                        v_depth := v_depth - 1;
+                        EXIT WHEN v_depth = 0;
+                    END IF;
+                END LOOP;
+                v_tok := CASE WHEN v_depth = 0 THEN pg_catalog.substr(v_q, v_cur, v_n) END;
+            ELSE
+                -- an opening dollar-quote tag: up to the same tag
+                v_i := pg_catalog.strpos(pg_catalog.substr(v_q, v_cur + pg_catalog.length(v_tok)), v_tok);
+                v_tok := CASE WHEN v_i > 0 THEN pg_catalog.substr(v_q, v_cur, 2 * pg_catalog.length(v_tok) + v_i - 1) END;
+            END IF;
+            IF v_tok IS NULL AND v_cut THEN
+                v_t := v_t || pg_catalog.substr(v_q, v_cur);   -- cut inside it: the rest is that token
+                EXIT;
+            ELSIF v_tok IS NULL THEN
+                v_t := NULL;
+                EXIT;
+            END IF;
+            v_t := v_t || v_tok;
+            v_pos := v_cur + pg_catalog.length(v_tok);
+        END LOOP;
+        v_k := ARRAY(SELECT CASE WHEN u.tok = ';' THEN ';'
+                                 WHEN pg_catalog.left(u.tok, 1) = '''' THEN 's'
+                                 WHEN pg_catalog.left(u.tok, 1) IN ('E', 'e') AND pg_catalog.substr(u.tok, 2, 1) = '''' THEN 's'
+                                 WHEN pg_catalog.left(u.tok, 1) = '"' THEN 'i'
+                                 WHEN pg_catalog.left(u.tok, 1) = '$' AND pg_catalog.length(u.tok) > 1
+                                      AND pg_catalog.strpos('0123456789', pg_catalog.substr(u.tok, 2, 1)) = 0 THEN 'd'
+                                 WHEN pg_catalog.left(u.tok, 2) IN ('--', '/*') THEN 'm'
+                                 ELSE 'c' END
+                       FROM pg_catalog.unnest(v_t) WITH ORDINALITY u(tok, n)
+                      ORDER BY u.n);
+        -- The query was valid SQL, so a last token without its end means the lexer went wrong.
+        v_n := pg_catalog.cardinality(v_t);
+        IF v_t IS NULL OR (v_n > 0 AND NOT v_cut AND CASE v_k[v_n]
+                WHEN 's' THEN v_t[v_n] !~ CASE WHEN v_t[v_n] ~ '^[Ee]' OR NOT p_std_strings
+                    THEN '^[Ee]?\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27(?:[ \t\f\r]*\n[[:space:]]*\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27)*$'
+                    ELSE '^\x27(?:[^\x27]|\x27\x27)*\x27$' END
+                WHEN 'i' THEN v_t[v_n] !~ '^"(?:[^"]|"")*"$'
+                WHEN 'd' THEN pg_catalog.length(v_t[v_n]) < 2 * pg_catalog.length(pg_catalog.substring(v_t[v_n], '^\$[^$]*\$'))
+                              OR NOT pg_catalog.starts_with(pg_catalog.reverse(v_t[v_n]),
+                                                            pg_catalog.reverse(pg_catalog.substring(v_t[v_n], '^\$[^$]*\$')))
+                ELSE false END) THEN
+            RETURN CASE WHEN p_query ~* c_secret THEN c_withheld ELSE pg_catalog.left(p_query, 10000) END;
+        END IF;
+
+        -- 2. Statements: split at ';' outside parentheses and outside BEGIN ... END of a
+        --    CREATE [OR REPLACE] FUNCTION | PROCEDURE (psql's rule; SQL-standard bodies).
+        IF v_cut THEN
+            -- the first 4,000 characters, whole, always redacted: a secret word that marks a
+            -- literal among them may come after them
+            v_keep := ARRAY[0];
+        ELSIF v_q ~* 'atomic' THEN
+            v_ids := '';
+            v_cnt := 0;
+            v_paren := 0;
+            v_depth := 0;
+            FOR v_i, v_part IN
+                SELECT u.n, pg_catalog.lower(m[1])
+                  FROM ROWS FROM (pg_catalog.unnest(v_t), pg_catalog.unnest(v_k)) WITH ORDINALITY u(tok, kind, n),
+                       pg_catalog.regexp_matches(u.tok, '[();]|[A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_$\u0080-\U0010FFFF]*', 'g') m
+                 WHERE u.kind IN ('c', ';')
+                 ORDER BY u.n
+            LOOP
+                IF v_part = '(' THEN
+                    v_paren := v_paren + 1;
+                ELSIF v_part = ')' THEN
+                    v_paren := GREATEST(v_paren - 1, 0);
+                ELSIF v_part = ';' THEN
+                    IF v_paren = 0 AND v_depth > 0 THEN
+                        v_atomic := v_atomic || v_i;
+                    ELSIF v_paren = 0 THEN
+                        v_ids := '';
+                        v_cnt := 0;
+                    END IF;
+                ELSE
+                    IF v_cnt < 4 THEN
+                        v_ids := v_ids || CASE WHEN v_part IN ('create', 'function', 'procedure', 'or', 'replace')
+                                               THEN pg_catalog.left(v_part, 1) ELSE '-' END;
+                    END IF;
+                    v_cnt := v_cnt + 1;
+                    IF v_paren = 0 AND v_ids ~ '^c(f|p|or(f|p))' THEN
+                        IF v_part = 'begin' OR (v_part = 'case' AND v_depth >= 1) THEN
+                            v_depth := v_depth + 1;
+                        ELSIF v_part = 'end' AND v_depth > 0 THEN
+                            v_depth := v_depth - 1;
+                        END IF;
+                    END IF;
+                END IF;
+            END LOOP;
+        END IF;
+        IF NOT v_cut THEN
+            -- (statements; with v_cut the whole window is kept, see above)
+            v_s := ARRAY(SELECT CASE WHEN d.term THEN NULL ELSE d.stmt END
+                           FROM (SELECT c.n, c.term,
+                                        pg_catalog.count(*) FILTER (WHERE c.term)
+                                            OVER (ORDER BY c.n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS stmt
+                                   FROM (SELECT u.n,
+                                                u.kind = ';' AND NOT (u.n = ANY (v_atomic))
+                                                AND pg_catalog.sum(CASE WHEN u.kind = 'c'
+                                                        THEN pg_catalog.length(pg_catalog.replace(u.tok, ')', ''))
+                                                             - pg_catalog.length(pg_catalog.replace(u.tok, '(', ''))
+                                                        ELSE 0 END) OVER (ORDER BY u.n) <= 0 AS term
+                                           FROM ROWS FROM (pg_catalog.unnest(v_t), pg_catalog.unnest(v_k)) WITH ORDINALITY u(tok, kind, n)) c) d
+                          ORDER BY d.n);
+            SELECT pg_catalog.array_agg(x.stmt ORDER BY x.stmt), pg_catalog.array_agg(x.first ORDER BY x.stmt),
+                   pg_catalog.array_agg(x.head ORDER BY x.stmt)
+              INTO v_sid, v_sf, v_sh
+              FROM (SELECT g.stmt,
+                           pg_catalog.min(g.n) FILTER (WHERE g.kind <> 'm' AND (g.kind <> 'c' OR pg_catalog.btrim(g.tok, E' \t\n\r\f\v') <> '')) AS first,
+                           pg_catalog.upper(pg_catalog.left(pg_catalog.string_agg(CASE g.kind WHEN 'c' THEN g.tok ELSE ' ' END, '' ORDER BY g.n)
+                                                                FILTER (WHERE g.kind IN ('c', 'm') AND g.n < g.stop), 200)) AS head
+                      FROM (SELECT u.*,
+                                   COALESCE(pg_catalog.min(u.n) FILTER (WHERE u.kind IN ('s', 'd', 'i')) OVER (PARTITION BY u.stmt),
+                                            v_n + 1) AS stop
+                              FROM ROWS FROM (pg_catalog.unnest(v_t), pg_catalog.unnest(v_k), pg_catalog.unnest(v_s))
+                                   WITH ORDINALITY u(tok, kind, stmt, n)
+                             WHERE u.stmt IS NOT NULL) g
+                     GROUP BY g.stmt
+                    HAVING pg_catalog.bool_or(g.kind IN ('s', 'd', 'i') OR (g.kind = 'c' AND pg_catalog.btrim(g.tok, E' \t\n\r\f\v') <> ''))) x;
+
+            -- 3. Of several statements keep those whose leading keywords match the command tag
+            --    (optional words such as OR REPLACE, TEMP, UNIQUE ignored) and, of several such,
+            --    those naming the event's objects best. None: the whole query string.
+            IF pg_catalog.cardinality(v_sf) > 1 THEN
+                -- the tag's words, each followed by any optional ones: 'CREATE TABLE' matches
+                -- CREATE GLOBAL TEMP TABLE, 'CREATE FUNCTION' CREATE OR REPLACE FUNCTION
+                v_part := '^[^A-Za-z0-9_]*' || pg_catalog.regexp_replace(
+                    CASE pg_catalog.upper(p_tag) WHEN 'CREATE TABLE AS' THEN 'CREATE TABLE'
+                                                 WHEN 'SELECT INTO' THEN '(SELECT|WITH)'
+                                                 ELSE pg_catalog.regexp_replace(pg_catalog.upper(p_tag), '[^A-Z ]', '', 'g') END,
+                    ' ', c_optional || '*[^A-Za-z0-9_]+', 'g') || '([^A-Za-z0-9_]|$)';
+                v_keep := ARRAY(SELECT s.i FROM pg_catalog.generate_subscripts(v_sf, 1) s(i)
+                                 WHERE v_sh[s.i] ~ v_part
+                                 ORDER BY s.i);
+                IF pg_catalog.cardinality(v_keep) > 1 AND pg_catalog.cardinality(p_objects) > 0 THEN
+                    -- the names in the objects' identities (argument lists and schema public left out)
+                    v_names := ARRAY(SELECT DISTINCT m[1]
+                                       FROM pg_catalog.unnest(p_objects) o(ident),
+                                            pg_catalog.regexp_matches(pg_catalog.regexp_replace(o.ident, '\(.*$', ''),
+                                                                      '("(?:[^"]|"")+"|[a-z0-9_]+)', 'g') m
+                                      WHERE m[1] NOT IN ('public', 'on', 'server', 'for'));
+                    -- each candidate's code and identifiers (literals and comments blanked)
+                    v_code := ARRAY(SELECT c.code
+                                      FROM pg_catalog.unnest(v_keep) WITH ORDINALITY k(i, o)
+                                      LEFT JOIN (SELECT u.stmt, pg_catalog.string_agg(CASE WHEN u.kind IN ('c', 'i') THEN u.tok ELSE ' ' END,
+                                                                                      '' ORDER BY u.n) AS code
+                                                   FROM ROWS FROM (pg_catalog.unnest(v_t), pg_catalog.unnest(v_k), pg_catalog.unnest(v_s))
+                                                        WITH ORDINALITY u(tok, kind, stmt, n)
+                                                   JOIN pg_catalog.unnest(v_keep) kk(i) ON u.stmt = v_sid[kk.i]
+                                                  GROUP BY u.stmt) c ON c.stmt = v_sid[k.i]
+                                     ORDER BY k.o);
+                    v_score := ARRAY(SELECT (SELECT pg_catalog.count(*)
+                                               FROM pg_catalog.unnest(v_names) nm(name)
+                                              WHERE CASE WHEN nm.name LIKE '"%'
+                                                         THEN pg_catalog.strpos(v_code[k.o], nm.name) > 0
+                                                         ELSE pg_catalog.strpos(pg_catalog.lower(v_code[k.o]), nm.name) > 0
+                                                              AND pg_catalog.lower(v_code[k.o]) ~ ('(^|[^a-z0-9_$])' || nm.name || '($|[^a-z0-9_$])') END)::integer
+                                       FROM pg_catalog.unnest(v_keep) WITH ORDINALITY k(i, o)
+                                      ORDER BY k.o);
+                    IF (SELECT pg_catalog.max(x) FROM pg_catalog.unnest(v_score) x) > 0 THEN
+                        v_keep := ARRAY(SELECT v_keep[x.j] FROM pg_catalog.generate_subscripts(v_score, 1) x(j)
+                                         WHERE v_score[x.j] = (SELECT pg_catalog.max(y) FROM pg_catalog.unnest(v_score) y)
+                                         ORDER BY x.j);
+                    END IF;
+                END IF;
+            END IF;
+            IF pg_catalog.cardinality(v_keep) = 0 THEN
+                IF p_query !~* c_secret THEN
+                    RETURN pg_catalog.left(p_query, 10000);
+                END IF;
+                v_keep := ARRAY[0];   -- 0: the whole query string
+            END IF;
+        END IF;
+
+        -- 4. A kept text that mentions a secret word loses every literal and dollar-quoted body
+        --    (each becomes '<redacted>') and every comment.
+        IF v_keep = ARRAY[0] THEN
+            v_out := (SELECT pg_catalog.string_agg(CASE WHEN u.kind IN ('s', 'd') THEN '''<redacted>'''
+                                                        WHEN u.kind = 'm' THEN ' '
+                                                        ELSE u.tok END, '' ORDER BY u.n)
+                        FROM ROWS FROM (pg_catalog.unnest(v_t), pg_catalog.unnest(v_k)) WITH ORDINALITY u(tok, kind, n));
+            RETURN pg_catalog.left(pg_catalog.regexp_replace(v_out, '^[[:space:]]+|[[:space:]]+$', '', 'g'), 10000);
+        END IF;
+        FOR v_i IN 0 .. 1 LOOP
+            -- 0: as written; 1 (when that mentions a secret word): redacted
+            SELECT pg_catalog.string_agg(x.txt, ';' || pg_catalog.chr(10) ORDER BY x.i)
+              INTO v_out
+              FROM (SELECT k.i,
+                           pg_catalog.regexp_replace(
+                               pg_catalog.string_agg(CASE WHEN v_i = 0 THEN u.tok
+                                                          WHEN u.kind IN ('s', 'd') THEN '''<redacted>'''
+                                                          WHEN u.kind = 'm' THEN ' '
+                                                          ELSE u.tok END, '' ORDER BY u.n),
+                               '^[[:space:]]+|[[:space:]]+$', '', 'g') AS txt
+                      FROM ROWS FROM (pg_catalog.unnest(v_t), pg_catalog.unnest(v_k), pg_catalog.unnest(v_s))
+                           WITH ORDINALITY u(tok, kind, stmt, n)
+                      JOIN (SELECT k.i, v_sid[k.i] AS sid, v_sf[k.i] AS first FROM pg_catalog.unnest(v_keep) k(i)) k
+                        ON u.stmt = k.sid AND u.n >= k.first
+                     GROUP BY k.i) x;
+            EXIT WHEN v_out !~* c_secret;
+        END LOOP;
+        RETURN pg_catalog.left(v_out, 10000);
+    EXCEPTION WHEN OTHERS THEN
+        RETURN CASE WHEN p_query ~* c_secret THEN '<statement withheld: it could not be redacted safely>'
+                    ELSE pg_catalog.left(p_query, 10000) END;
+    END;
+END;
+$$;
+
+COMMENT ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean) IS
+'The statement text the DDL tracker records for one event (details.statement): of a query string holding several '
+'statements, those whose leading keywords match the command tag p_tag, of several such those naming the objects '
+'p_objects (the whole query string if none matches); when that text mentions a secret word (PASSWORD, OPTIONS, '
+'CONNECTION, SECRET, TOKEN, CRYPT, ...) every string literal and dollar-quoted body becomes ''<redacted>'' and '
+'comments are dropped; cut at 10,000 characters. p_std_strings: the session''s standard_conforming_strings. '
+'Never raises (a text it cannot lex safely is withheld).';
+
+REVOKE ALL ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean) FROM PUBLIC;
 CREATE FUNCTION script_tracking.ddl_tracker_command_end()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -80,9 +439,14 @@ BEGIN
                      ORDER BY c.ord) x
         ), k AS (
             SELECT cmd.*, n.name, n.name || '#' || cmd.id::text AS bk,
-                   pg_catalog.sha256(pg_catalog.convert_to(n.name || '#' || cmd.id::text, 'UTF8')) AS hk
+                   pg_catalog.sha256(pg_catalog.convert_to(n.name || '#' || cmd.id::text || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8')) AS hk
               FROM cmd
              CROSS JOIN LATERAL (SELECT 'AUTO_DDL_' || pg_catalog.replace(cmd.tag, ' ', '_') AS name) n
+        ), q AS MATERIALIZED (
+            -- the statement text, once per event: this command's statement only, secrets redacted
+            SELECT script_tracking.ddl_statement_text(pg_catalog.current_query(), TG_TAG,
+                       (SELECT pg_catalog.array_agg(cmd.object_identity) FROM cmd),
+                       pg_catalog.current_setting('standard_conforming_strings') = 'on') AS stmt
         ), h AS (
             INSERT INTO script_tracking.script_execution_h
                 (script_execution_hk, script_execution_bk, execution_id, script_name, script_type, load_date, record_source)
@@ -103,8 +467,9 @@ BEGIN
                    'object_identity', k.object_identity,
                    'schema_name', k.sch,
                    'in_extension', k.in_extension,
-                   'statement', pg_catalog.left(pg_catalog.current_query(), 10000))
+                   'statement', q.stmt)
           FROM k
+         CROSS JOIN q
          ORDER BY k.id;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
@@ -169,9 +534,14 @@ BEGIN
                      ORDER BY d.ord) x
         ), k AS (
             SELECT obj.*, n.name, n.name || '#' || obj.id::text AS bk,
-                   pg_catalog.sha256(pg_catalog.convert_to(n.name || '#' || obj.id::text, 'UTF8')) AS hk
+                   pg_catalog.sha256(pg_catalog.convert_to(n.name || '#' || obj.id::text || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8')) AS hk
               FROM obj
              CROSS JOIN LATERAL (SELECT 'AUTO_DDL_' || pg_catalog.replace(v_tag, ' ', '_') AS name) n
+        ), q AS MATERIALIZED (
+            -- the statement text, once per event: this command's statement only, secrets redacted
+            SELECT script_tracking.ddl_statement_text(pg_catalog.current_query(), TG_TAG,
+                       (SELECT pg_catalog.array_agg(obj.object_identity) FROM obj),
+                       pg_catalog.current_setting('standard_conforming_strings') = 'on') AS stmt
         ), h AS (
             INSERT INTO script_tracking.script_execution_h
                 (script_execution_hk, script_execution_bk, execution_id, script_name, script_type, load_date, record_source)
@@ -193,9 +563,10 @@ BEGIN
                    'schema_name', k.sch,
                    'is_temporary', k.is_temporary,
                    'cascaded', casc.cascaded,
-                   'statement', pg_catalog.left(pg_catalog.current_query(), 10000))
+                   'statement', q.stmt)
           FROM k
          CROSS JOIN casc
+         CROSS JOIN q
          ORDER BY k.id;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM

@@ -47,6 +47,7 @@ EXPECTED = [
     ("function", "public.track_operation(text, text, jsonb)"),
     ("function", "public.complete_operation(bytea, boolean, text)"),
     ("table", "script_tracking.ddl_tracker_filter"),
+    ("function", "script_tracking.ddl_statement_text(text, text, text[], boolean)"),
     ("function", "script_tracking.ddl_tracker_command_end()"),
     ("function", "script_tracking.ddl_tracker_sql_drop()"),
     ("view", "script_tracking.ddl_history"),

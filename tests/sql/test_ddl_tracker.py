@@ -179,6 +179,8 @@ def test_revoked_privileges_do_not_break_ddl(installed_db, connect):
         conn.execute("GRANT SELECT, INSERT ON script_tracking.script_execution_h, script_tracking.script_execution_s"
                      " TO st_tracker_owner")
         conn.execute("GRANT REFERENCES ON script_tracking.script_execution_h TO st_tracker_owner")
+        conn.execute("GRANT EXECUTE ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean)"
+                     " TO st_tracker_owner")
         notes.clear()
         start = max_execution_id(conn)
         conn.execute("CREATE TABLE public.priv_ok (x int)")  # positive control: the owner can track
