@@ -5,12 +5,19 @@
 #   - pulumi-language-python: the Python language host (tools/langhost)
 #   - pulumi-language-python-exec: Pulumi's program launcher, from sdk/v3
 #   - pulumi-resource-pulumi-python: our launcher for Python dynamic providers
+#   - pulumi-language-yaml: Pulumi's YAML language host (github.com/pulumi/pulumi-yaml,
+#     tools/yaml: a module of its own, it builds only against the Pulumi SDK it pins)
 # A `pulumi` of at least the pinned version already on PATH is used as is.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=$root/.tools/bin
 PULUMI_VERSION=$(sed -n 's/^require github.com\/pulumi\/pulumi\/pkg\/v3 \(v.*\)$/\1/p' "$root/tools/cli/go.mod")
+YAML_VERSION=$(sed -n 's/^require github.com\/pulumi\/pulumi-yaml \(v.*\)$/\1/p' "$root/tools/yaml/go.mod")
 SDK_VERSION=$(sed -n 's/^require github.com\/pulumi\/pulumi\/sdk\/v3 \(v.*\)$/\1/p; s/^\tgithub.com\/pulumi\/pulumi\/sdk\/v3 \(v[^ ]*\).*$/\1/p' "$root/tools/langhost/go.mod" | head -1)
+if [ -z "$PULUMI_VERSION" ] || [ -z "$YAML_VERSION" ] || [ -z "$SDK_VERSION" ]; then
+    echo "toolchain: could not read the pinned versions from tools/{cli,yaml,langhost}/go.mod" >&2
+    exit 1
+fi
 mkdir -p "$bin"
 # no VCS stamping: a checkout owned by another user, or no git, must not break the build
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-buildvcs=false"
@@ -43,6 +50,14 @@ if ! fresh "$host_key" pulumi-language-python; then
     sdkdir=$(cd "$root/tools/langhost" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
     install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$bin/pulumi-language-python-exec"
     stamp "$host_key" pulumi-language-python
+fi
+
+if ! fresh "$YAML_VERSION" pulumi-language-yaml; then
+    echo "toolchain: building pulumi-language-yaml $YAML_VERSION (first time: about a minute)"
+    (cd "$root/tools/yaml" && go build -trimpath \
+        -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=$YAML_VERSION" \
+        -o "$bin/pulumi-language-yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml)
+    stamp "$YAML_VERSION" pulumi-language-yaml
 fi
 
 install -m 0755 "$root/tools/pulumi-resource-pulumi-python" "$bin/pulumi-resource-pulumi-python"

@@ -208,5 +208,7 @@ def desired_objects(s: Settings) -> list[DbObject]:
             objects.append(_grant("SELECT", "table", v, slot, role))
     if s.owner_role:
         objects += [_owner(o.kind, o.identity, s.owner_role) for o in objects if o.kind in OWNED]
-    objects += [_filter_rows(s), _limit_rows(s)]
+    # the rows of the settings tables that sql/ declares (an older sql/ may lack one)
+    tables = {o.identity for o in sources if o.kind == "table"}
+    objects += [rows for rows in (_filter_rows(s), _limit_rows(s)) if rows.identity in tables]
     return objects

@@ -14,8 +14,8 @@ one writer and one reader role, which the last installation to go drops. Many co
 may live in one program (one per database); two on the same database are refused.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Pulumi's schema analyzer reads the
+# component's output annotations (plugin.py) and does not evaluate strings.
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -54,6 +54,8 @@ def check_connection(values: dict[str, Any]) -> dict[str, Any]:
     """The connection as the provider takes it, each field checked (SettingsError names it)."""
     def whole(name: str, low: int, high: int) -> int:
         value = values[name]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # a number that crossed the engine (a double)
         if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
             raise SettingsError(name, f"{value!r} is not a whole number")
         if not low <= int(value) <= high:

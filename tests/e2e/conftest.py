@@ -31,7 +31,7 @@ PASSPHRASE = "e2e-test-passphrase"
 
 def require_toolchain() -> None:
     missing = [b for b in ("pulumi", "pulumi-language-python", "pulumi-language-python-exec",
-                           "pulumi-resource-pulumi-python") if not (BIN / b).exists()]
+                           "pulumi-resource-pulumi-python", "pulumi-language-yaml") if not (BIN / b).exists()]
     if missing:
         pytest.fail(f"Pulumi toolchain missing in .tools/bin ({', '.join(missing)}): run `make toolchain`")
 
