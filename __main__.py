@@ -12,6 +12,7 @@ value stops the preview with one line that names its key.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -65,7 +66,7 @@ def get_int(cfg: pulumi.Config, key: str) -> Any:
     raw = cfg.get(key)
     if raw is None:
         return None
-    if not raw.strip().isdigit():
+    if not re.fullmatch(r"\s*[0-9]+\s*", raw):
         fail(f"{cfg.name}:{key}", f"{raw!r} is not a whole number")
     return int(raw)
 

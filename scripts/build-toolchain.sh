@@ -7,6 +7,9 @@
 #   - pulumi-resource-pulumi-python: our launcher for Python dynamic providers
 #   - pulumi-language-yaml: Pulumi's YAML language host (github.com/pulumi/pulumi-yaml,
 #     tools/yaml: a module of its own, it builds only against the Pulumi SDK it pins)
+#   - st-gen-sdk: TypeScript and Go SDKs from a package schema with Pulumi's own code
+#     generators (tools/cli/gensdk; the language plugins that `pulumi package gen-sdk`
+#     needs for them are not served by the module proxy)
 # A `pulumi` of at least the pinned version already on PATH is used as is.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,6 +61,14 @@ if ! fresh "$YAML_VERSION" pulumi-language-yaml; then
         -ldflags "-s -w -X github.com/pulumi/pulumi-yaml/pkg/version.Version=$YAML_VERSION" \
         -o "$bin/pulumi-language-yaml" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml)
     stamp "$YAML_VERSION" pulumi-language-yaml
+fi
+
+gensdk_key="$PULUMI_VERSION-$(cat "$root/tools/cli/gensdk/main.go" "$root/tools/cli/go.mod" "$root/tools/cli/go.sum" \
+    | sha256sum | cut -c1-12)"
+if ! fresh "$gensdk_key" st-gen-sdk; then
+    echo "toolchain: building st-gen-sdk (Pulumi's code generators, $PULUMI_VERSION)"
+    (cd "$root/tools/cli" && go build -trimpath -ldflags "-s -w" -o "$bin/st-gen-sdk" ./gensdk)
+    stamp "$gensdk_key" st-gen-sdk
 fi
 
 install -m 0755 "$root/tools/pulumi-resource-pulumi-python" "$bin/pulumi-resource-pulumi-python"

@@ -111,6 +111,12 @@ class Settings:
         return {"owner": self.owner_role, "writer": self.writer_role, "reader": self.reader_role}[slot]
 
 
+def whole_number(value: object) -> object:
+    """A number that crossed the engine (a double such as 5432.0) as the int it is;
+    anything else unchanged, for the checks to judge."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _render(composed: sql.Composable) -> str:
     return composed.as_string(None)
 
@@ -122,10 +128,11 @@ def grant_statement(privilege: str, on: str, target: str, role: str) -> str:
         sql.SQL(privilege), sql.SQL(on.upper()), target_sql, sql.Identifier(role)))
 
 
-def owner_statement(on: str, target: str, role: str) -> str:
-    """ALTER <on> target OWNER TO role."""
+def owner_statement(on: str, target: str, role: str | None) -> str:
+    """ALTER <on> target OWNER TO role (None: to the current user)."""
     target_sql = sql.Identifier(target) if on == "schema" else identifier(target)
-    return _render(sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(on.upper()), target_sql, sql.Identifier(role)))
+    return _render(sql.SQL("ALTER {} {} OWNER TO {}").format(
+        sql.SQL(on.upper()), target_sql, sql.SQL("CURRENT_USER") if role is None else sql.Identifier(role)))
 
 
 def owner_target(identity: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from . import catalog
 from .db import ProviderError
+from .desired import owner_statement, owner_target
 from .sqlsource import identifier, same_sql
 
 Statement = str | sql.Composable
@@ -69,7 +70,8 @@ def drop_statements(kind: str, identity: str, statements: list[str], adopted: bo
     if kind == "data":
         return [sql.SQL("DELETE FROM {}").format(identifier(identity))]
     if kind == "owner":
-        return []  # the object keeps its owner until it goes (a role of ours hands it back as it goes)
+        # the object (if it stays) goes back to the login that applies, whatever becomes of the role
+        return [owner_statement(*owner_target(identity), None)]
     keyword = {"table": "TABLE", "sequence": "SEQUENCE", "index": "INDEX", "view": "VIEW", "type": "TYPE"}[kind]
     return [sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(keyword), identifier(identity))]
 
@@ -161,8 +163,12 @@ def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | Non
     def alter(fmt: str, *args) -> None:
         steps.append(sql.SQL("ALTER TABLE {} " + fmt).format(table, *args))
 
+    # an adopted table (no SQL applied before): its named constraints that sql/ does not
+    # declare are an earlier release's (NOT NULL ones, PostgreSQL 18's, follow the columns)
+    undeclared = {c[0] for c in live.get("constraints") or ()
+                  if c[0] not in want_cons and not c[1].startswith("NOT NULL")} if old is None else set()
     # constraints that go or change are dropped first, so columns can change under them
-    for name in live_constraints & set(had_cons):
+    for name in sorted(live_constraints & set(had_cons) | undeclared):
         if name not in want_cons or want_cons[name] != had_cons[name]:
             alter("DROP CONSTRAINT {}", sql.Identifier(name))
     for name, col in want.items():
@@ -222,6 +228,11 @@ def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None
     fingerprint recorded then; `live` is the fingerprint now (None when the
     object does not exist). Where live and applied differ, the object drifted.
     """
+    if kind == "owner":
+        role = catalog.owner_params(identity, new[0])["role"]
+        if pg.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = %s", (role,)).fetchone() == (True,):
+            raise PlanError(f"refusing to make {role} the owner of {owner_target(identity)[1]}: it is a superuser, "
+                            "and the definer functions would run as one (use a role that is not)")
     if kind == "grant" and old is not None and not same_sql(old, new):
         # granted to another role now (a renamed or passed-in role): the old one loses it,
         # if it is still there (a role of ours may have gone before)

@@ -11,14 +11,14 @@ children and their provider are the ones Python programs use.
 
 import dataclasses
 import sys
-from typing import Any, NotRequired, Optional, TypedDict
+from typing import NotRequired, Optional, TypedDict
 
 import pulumi
 from pulumi.errors import InputPropertyError
 from pulumi.provider.experimental.component import ComponentProvider
 from pulumi.provider.server import ComponentInitError
 
-from .desired import LIMITS, Settings, SettingsError
+from .desired import Settings, SettingsError, whole_number
 from .tracking import ConnectionArgs, ScriptTrackingArgs
 from .tracking import ScriptTracking as PythonScriptTracking
 
@@ -54,11 +54,14 @@ class ScriptTrackingInputs(TypedDict):
     track_ddl: NotRequired[bool]
     """Install the event triggers that record every DDL command (default true)."""
     owner_role: NotRequired[pulumi.Input[str]]
-    """The NOLOGIN role that owns every object (default script_tracking_owner; "" = the login that applies)."""
+    """The NOLOGIN role that owns every object (default script_tracking_owner; "" = the login that applies).
+    A plain name is a role the component manages; a value from another resource is a role made there."""
     writer_role: NotRequired[pulumi.Input[str]]
-    """The role granted track_operation and complete_operation (default script_tracking_writer)."""
+    """The role granted track_operation and complete_operation (default script_tracking_writer); plain or
+    from another resource, as ownerRole."""
     reader_role: NotRequired[pulumi.Input[str]]
-    """The role granted get_execution_history and ddl_history (default script_tracking_reader)."""
+    """The role granted get_execution_history and ddl_history (default script_tracking_reader); plain or
+    from another resource, as ownerRole."""
     ddl_include_schemas: NotRequired[list[str]]
     """Schemas the DDL tracker records (default: all)."""
     ddl_exclude_schemas: NotRequired[list[str]]
@@ -77,22 +80,17 @@ class ScriptTrackingInputs(TypedDict):
     """Check at preview that the server answers and the login has the privileges needed (default true)."""
 
 
-# Input fields that are Settings fields (plain values: they decide which objects exist)
-SETTING_FIELDS = ("track_ddl", "ddl_include_schemas", "ddl_exclude_schemas", "ddl_include_tags",
-                  "ddl_exclude_tags", *LIMITS)
 ROLE_FIELDS = ("owner_role", "writer_role", "reader_role")
-
-
-def _whole(value: Any) -> Any:
-    # numbers cross the engine as doubles
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+# Inputs that are Settings fields (plain values: they decide which objects exist); the
+# package's own sql/ is the only one a plugin offers
+SETTING_FIELDS = tuple(f.name for f in dataclasses.fields(Settings) if f.name not in (*ROLE_FIELDS, "sql_dir"))
 
 
 def to_args(inputs: ScriptTrackingInputs) -> ScriptTrackingArgs:
     """The component's Python arguments for the plugin's inputs. A role given as a plain
     name is a setting (the component manages that role); one that is an Output is a role
     made elsewhere, passed in."""
-    settings = {k: _whole(inputs[k]) for k in SETTING_FIELDS if k in inputs}
+    settings = {k: whole_number(inputs[k]) for k in SETTING_FIELDS if k in inputs}
     given = {}
     for k in ROLE_FIELDS:
         if isinstance(inputs.get(k), str):
@@ -107,6 +105,21 @@ class ScriptTracking(PythonScriptTracking):
     """The script tracking system in one PostgreSQL database: tables that log every script
     execution and DDL command, the tracking functions, roles and event triggers, managed as
     Pulumi resources."""
+
+    # the outputs of the Python component, documented here for the schema (the analyzer
+    # reads docstrings from this class's own source)
+    schemas: pulumi.Output[list[str]]
+    """The schemas the system lives in."""
+    functions: pulumi.Output[list[str]]
+    """Every function of the system, with its argument types."""
+    owner_role: pulumi.Output[str]
+    """The role that owns the objects ("" when the applying login does)."""
+    writer_role: pulumi.Output[str]
+    """The role to grant to logins that track scripts."""
+    reader_role: pulumi.Output[str]
+    """The role to grant to logins that read the history."""
+    track_ddl: pulumi.Output[bool]
+    """Whether the event triggers record DDL."""
 
     def __init__(self, name: str, args: ScriptTrackingInputs,
                  opts: Optional[pulumi.ResourceOptions] = None) -> None:

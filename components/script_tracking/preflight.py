@@ -15,6 +15,11 @@ def preflight(conn: Connection, event_triggers: bool, owner_role: str | None) ->
         superuser, can_create = pg.execute(
             "SELECT rolsuper, has_database_privilege(current_database(), 'CREATE') "
             "FROM pg_roles WHERE rolname = current_user").fetchone()
+        owner_is_superuser = pg.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s",
+                                        (owner_role,)).fetchone() == (True,)
+    if owner_is_superuser:
+        raise ProviderError(f"{conn.where}: the owner role {owner_role} is a superuser, and the definer functions "
+                            "would run as one (set ownerRole to a role that is not)")
     if not superuser and event_triggers:
         raise ProviderError(
             f"{conn.where}: {conn.username} is not a superuser: the DDL tracker's event triggers need one "

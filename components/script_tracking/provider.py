@@ -300,7 +300,8 @@ class ObjectSetProvider(ResourceProvider):
             _DETAILED.value = {"connection": UPDATE_REPLACE}
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
         changed = self._changed(olds, news)
-        if any(o["kind"] in RETAINED for k in changed for o in (olds["objects"].get(k), news["objects"].get(k)) if o):
+        if any(o["kind"] in (*RETAINED, "owner") for k in changed
+               for o in (olds["objects"].get(k), news["objects"].get(k)) if o):
             self._plan_read_only(olds, news, changed)
         drift = olds.get("drift") or {}
         _DETAILED.value = {_path(k): ADD if k not in olds["objects"] or drift.get(k) == MISSING
@@ -329,8 +330,9 @@ class ObjectSetProvider(ResourceProvider):
         return changed
 
     def _plan_read_only(self, olds: dict, news: dict, keys: list[str]) -> None:
-        """Refuse, at preview, a change that would lose data: the same plan as at apply,
-        computed read-only, for the tables and sequences that change."""
+        """Refuse, at preview, a change that would lose data or hand the objects to a
+        superuser: the same plan as at apply, computed read-only, for the tables,
+        sequences and owners that change."""
         with session(self._connection(news)) as pg:
             for k in keys:
                 new, old = news["objects"].get(k), olds["objects"].get(k) or (olds.get("retained") or {}).get(k)
@@ -338,10 +340,10 @@ class ObjectSetProvider(ResourceProvider):
                     if new is not None and _inspect(pg, old) is not None:  # a table becoming another kind
                         _refuse_if_rows(pg, old, f"would become a {new['kind']}")
                     continue
-                if new is None or new["kind"] not in RETAINED:
+                if new is None or new["kind"] not in (*RETAINED, "owner"):
                     continue
                 live = _inspect(pg, new)
-                if live is not None:
+                if live is not None or new["kind"] == "owner":  # (an owner role must be fit to own)
                     plan(pg, new["kind"], new["identity"], old and old["statements"], new["statements"], live,
                          (olds.get("applied") or {}).get(k) if old else None)
 

@@ -16,6 +16,7 @@ may live in one program (one per database); two on the same database are refused
 
 # No `from __future__ import annotations`: Pulumi's schema analyzer reads the
 # component's output annotations (plugin.py) and does not evaluate strings.
+import re
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -24,7 +25,7 @@ import pulumi
 
 from .catalog import grant_params
 from .desired import ROLE_SLOTS, Settings, SettingsError, desired_objects, grant_statement, owner_statement, \
-    owner_target
+    owner_target, whole_number
 from .provider import WHERE, Objects, Role
 from .sqlsource import DbObject
 
@@ -53,10 +54,8 @@ class ConnectionArgs:
 def check_connection(values: dict[str, Any]) -> dict[str, Any]:
     """The connection as the provider takes it, each field checked (SettingsError names it)."""
     def whole(name: str, low: int, high: int) -> int:
-        value = values[name]
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # a number that crossed the engine (a double)
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        value = whole_number(values[name])
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"\s*[0-9]+\s*", str(value)):
             raise SettingsError(name, f"{value!r} is not a whole number")
         if not low <= int(value) <= high:
             raise SettingsError(name, f"{value} is outside {low}..{high}")

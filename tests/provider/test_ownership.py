@@ -4,7 +4,10 @@ kept, with the user's objects in it). And a
 change of the connection alone (a rotated password, a new timeout) changes
 nothing in the database."""
 
+import re
+
 import psycopg
+import pytest
 from psycopg import sql
 
 
@@ -66,3 +69,33 @@ def test_a_connection_change_alone_runs_no_ddl(stack: Stack, pg, db):
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:  # ...but the index is not rebuilt
         assert c.execute("SELECT %s::regclass::oid", (idx,)).fetchone()[0] == oid
     assert stack.outs[key(obj)]["connection"]["lockTimeoutMs"] == 1234
+
+
+def test_an_owner_object_that_goes_hands_its_object_back(stack: Stack, pg, db):
+    """ownerRole set to "": the objects go back to the login that applies, even while the
+    role stays (used by another database, or the user's own)."""
+    fn = "script_tracking.track_operation(text, text, jsonb)"
+    owner = stack.role("owner")
+    stack.install([owner, f"owner of function {fn}"])
+
+    def owner_of() -> str:
+        with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+            return c.execute("SELECT proowner::regrole::text FROM pg_proc WHERE oid = %s::regprocedure",
+                             (fn,)).fetchone()[0]
+
+    assert owner_of() == owner
+    stack.delete(stack.obj(f"owner of function {fn}"))
+    assert owner_of() == "postgres"
+
+
+def test_a_superuser_is_refused_as_owner_role(stack: Stack, pg, db):
+    from script_tracking.plan import PlanError
+    owner = stack.role("owner")
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        c.execute(sql.SQL("CREATE ROLE {} SUPERUSER NOLOGIN").format(sql.Identifier(owner)))
+    fn = "script_tracking.track_operation(text, text, jsonb)"
+    with pytest.raises(PlanError, match=f"refusing to make {owner} the owner of {re.escape(fn)}: it is a superuser"):
+        stack.install([f"owner of function {fn}"])
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert c.execute("SELECT proowner::regrole::text FROM pg_proc WHERE oid = %s::regprocedure",
+                         (fn,)).fetchone()[0] == "postgres"

@@ -174,3 +174,17 @@ def test_uninstall_drops_the_owner_role_when_no_other_database_uses_it(pg, new_d
     pg.psql(second, file=SQL_DIR / "uninstall.sql")
     assert not owner_exists()
     pg.psql(second, file=SQL_DIR / "uninstall.sql")  # still safe to run twice
+
+
+def test_a_psql_install_hands_over_only_its_own_objects(pg, db, connect):
+    """A util schema that existed before, with the user's objects in it, keeps its owner."""
+    conn = connect(db)
+    conn.execute("CREATE SCHEMA util")
+    conn.execute("CREATE TABLE util.users_own (v int)")
+    conn.execute("CREATE FUNCTION util.users_fn() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+    pg.psql(db, file=SQL_DIR / "install.sql")
+    owners = dict(((kind, name), owner) for kind, name, owner, _ in conn.execute(OWNERS).fetchall())
+    assert owners.pop(("schema", "util")) == "postgres"
+    assert owners.pop(("relation", "util.users_own")) == "postgres"
+    assert owners.pop(("function", "util.users_fn()")) == "postgres"
+    assert set(owners.values()) == {"script_tracking_owner"}, owners

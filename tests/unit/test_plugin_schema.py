@@ -55,7 +55,14 @@ def test_inputs_map_onto_the_python_arguments():
     given_reader = pulumi.Output.from_input("made_elsewhere")
     args = to_args({"connection": {"host": "h", "port": 5432, "database": "d", "username": "u", "password": "p"},
                     "track_ddl": False, "owner_role": "", "writer_role": "w", "reader_role": given_reader,
-                    "max_details_bytes": 100, "preflight": False})
+                    "max_details_bytes": 100.0, "preflight": False})  # numbers arrive as doubles
     assert args.settings == Settings(track_ddl=False, owner_role="", writer_role="w", max_details_bytes=100)
     assert args.reader_role is given_reader and args.writer_role is None and args.preflight is False
     assert args.connection == ConnectionArgs(host="h", port=5432, database="d", username="u", password="p")
+
+
+def test_every_input_reaches_the_python_arguments():
+    component, _ = analyzed()
+    python_names = set(component.inputs_mapping.values())
+    from script_tracking.plugin import ROLE_FIELDS, SETTING_FIELDS
+    assert python_names == {"connection", "preflight", *ROLE_FIELDS, *SETTING_FIELDS}
