@@ -75,6 +75,8 @@ def test_a_login_granted_the_starters_role_may_complete(writers):
     # the right is not mutual: st_w1 may not complete st_boss's executions
     other = w["st_boss"].execute("SELECT track_operation('audit', 'VALIDATION')").fetchone()[0]
     assert _error(w["st_w1"], "SELECT complete_operation(%s, true)", (other,)).sqlstate == "ST004"
+    # a superuser is a member of every role
+    _complete(admin, other, False, "closed by the DBA")
 
 
 def test_hash_keys_cannot_be_derived_from_name_and_id(writers):
