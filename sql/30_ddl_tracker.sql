@@ -60,12 +60,25 @@ DECLARE
                               '|private_?key|crypt|hmac|connection|options';
     -- (no other initialized declarations: the fast path below runs for nearly every DDL)
     c_withheld text;         -- what a text that cannot be lexed safely becomes
-    c_idc text;              -- identifier characters: letters, digits, _, $, every non-ASCII one
+    c_ids text;              -- characters starting an identifier or a dollar-quote tag: letters, _, non-ASCII
+    c_idc text;              -- identifier characters: those, digits and $
+    c_tag text;              -- a dollar-quote tag (between its $ signs)
+    c_nl text;               -- between the parts of a continued string literal
     c_optional text;         -- words of a command that its tag leaves out
     v_q text;                -- the text lexed: p_query, or its first 4,000 characters (v_cut)
     v_cut boolean;
-    v_re text;
-    v_tags text;
+    v_re text;               -- the lexer's regular expression
+    v_se text;               -- E'... string literals, continued parts included, without the closing quote
+    v_sq text;               -- '... string literals likewise
+    v_cmt text;              -- /* */ comments, nested at most 2 deep
+    v_tags text;             -- the inline dollar-quote tags' alternatives
+    v_restarts integer;      -- passes started after a tag or a comment found directly
+    v_work integer;          -- characters lexed in all (every pass and scan)
+    v_opaque integer;        -- the token that is a rest not lexed (redacted)
+    v_fresh boolean;         -- take the next inline tags
+    v_compiled integer;      -- regular expressions made (each new one is compiled)
+    v_win integer;           -- a pass lexes this many characters from v_pos
+    v_len integer;           -- v_q's length
     v_toks text[];
     v_tok text;
     v_t text[];              -- the tokens, in order; concatenated they are v_q
@@ -108,6 +121,7 @@ BEGIN
     v_cut := pg_catalog.octet_length(p_query) > 16384;
     -- Second fast path: one dollar-quoted body (a function's) with only code before and after
     -- it (no quote, no '$', no ';' but a last one, no comment but '--' lines) and no secret word.
+    -- (Its character classes are spelled out: c_idc and the others are set only past it.)
     IF NOT v_cut AND p_query !~* c_secret THEN
         v_toks := pg_catalog.regexp_match(p_query,
             '^((?:[^;\x27"$/-]|-(?!-)|--[^\n\r]*[\n\r])*)(?<![A-Za-z0-9_\u0080-\U0010FFFF])(\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)');
@@ -122,87 +136,171 @@ BEGIN
     END IF;
     BEGIN
         c_withheld := '<statement withheld: it could not be redacted safely>';
-        c_idc := 'A-Za-z0-9_$\u0080-\U0010FFFF';
-        c_optional := '(?:[^A-Za-z0-9_]+(?:OR|REPLACE|TEMP|TEMPORARY|UNLOGGED|GLOBAL|LOCAL|UNIQUE|TRUSTED|PROCEDURAL|DEFAULT|CONSTRAINT|RECURSIVE))';
-        v_t := '{}';
-        v_pos := 1;
+        c_ids := 'A-Za-z_\u0080-\U0010FFFF';
+        c_idc := c_ids || '0-9$';
+        c_tag := '[' || c_ids || '][' || c_ids || '0-9]*';
+        -- PostgreSQL's {whitespace_with_newline} (scan.l): blanks and -- comments, a newline (\n or
+        -- \r), then any blanks, newlines and -- comments ending in a newline. A string literal, this
+        -- and a quote: the literal goes on (E'a' --x<newline>'\'b' is a'b). /* */ does not count.
+        c_nl := '(?:[ \t\f\v]|--[^\n\r]*)*[\n\r](?:[ \t\n\r\f\v]|--[^\n\r]*[\n\r])*';
+        c_optional := '(?:[^' || c_idc || ']+(?:OR|REPLACE|TEMP|TEMPORARY|UNLOGGED|GLOBAL|LOCAL|UNIQUE|TRUSTED|PROCEDURAL|DEFAULT|CONSTRAINT|RECURSIVE))';
         v_atomic := '{}';
         v_keep := '{}';
-        v_q := CASE WHEN v_cut THEN pg_catalog.substr(p_query, 1, 4000) ELSE p_query END;
-        -- 1. Tokens, by one regular expression (in C). Dollar-quote tags are matched inline
-        --    (up to 8 distinct ones); another tag or a nested comment restarts it after them.
-        IF v_q ~ '\$[A-Za-z_\u0080-\U0010FFFF]' THEN
-            SELECT pg_catalog.string_agg('\$' || x.tag || '\$(?:[^$]|\$(?!' || x.tag || '\$))*(?:\$' || x.tag || '\$)?', '|'
-                                         ORDER BY x.tag)
-              INTO v_tags
-              FROM (SELECT DISTINCT m[1] AS tag
-                      FROM pg_catalog.regexp_matches(v_q, '\$([A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_\u0080-\U0010FFFF]*)\$', 'g') m
-                     WHERE pg_catalog.length(m[1]) < 64
-                     ORDER BY 1
-                     LIMIT 8) x;
+        -- String literals, without their closing quote: E'...' with backslash escapes (also in
+        -- the parts continuing it), '...' (also U&'...', B'...', X'...', N'...', typename '...').
+        v_part := '(?:[^\x27\\]|\x27\x27|\\.)*';
+        v_se := '[Ee]\x27' || v_part || '(?:\x27' || c_nl || '\x27' || v_part || ')*';
+        IF p_std_strings THEN
+            v_part := '(?:[^\x27]|\x27\x27)*';
         END IF;
-        v_re := pg_catalog.concat_ws('|',
-            -- E'...' with backslash escapes, also continued by '...' on a following line
-            '(?<![' || c_idc || '])[Ee]\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27?(?:[ \t\f\r]*\n[[:space:]]*\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27?)*',
-            -- '...', also U&'...', B'...', X'...', N'...', typename '...'
-            CASE WHEN p_std_strings THEN '\x27(?:[^\x27]|\x27\x27)*\x27?' ELSE '\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27?' END,
-            '"(?:[^"]|"")*"?',
-            '\$[$](?:[^$]|\$(?![$]))*(?:\$[$])?',
-            v_tags,
-            '\$[A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_\u0080-\U0010FFFF]*\$',
-            '--[^\n\r]*',
-            '/\*[^*]*\*+(?:[^/*][^*]*\*+)*/',
-            ';',
-            '(?:[^\x27"$;/Ee-]|[Ee](?!\x27)|(?<=[' || c_idc || '])[Ee$]|\$(?=[0-9])|-(?!-)|/(?!\*))+',
-            '.');
+        v_sq := '\x27' || v_part || '(?:\x27' || c_nl || '\x27' || v_part || ')*';
+        -- /* */ comments, also with comments nested in them (not deeper: those are scanned for
+        -- below). Between the nested ones no /* and no */ (PostgreSQL reads /*/ as an opening,
+        -- **/ as a closing).
+        v_part := '(?:[^/*]|/+[^/*]|\*+[^/*])*';
+        v_cmt := '/\*' || v_part || '(?:/*/\*' || v_part || '\*+/' || v_part || ')*\*+/';
+        -- 1. Tokens, by one regular expression (in C) per pass over a window of the text.
+        --    Dollar-quote tags are matched inline, up to 8 distinct ones (the first ones from
+        --    where the pass starts). Another tag, or a comment nested deeper, ends the pass: its
+        --    end is found directly (a restart) and the next pass, over a small window, starts
+        --    after it. A pass that does not reach the end keeps only the tokens that text after
+        --    its window cannot change: not the last one, nor a literal followed by nothing but
+        --    blanks and -- comments (it may go on), nor a lone $ (a cut tag); a window holding
+        --    none grows. Bounded work: after 64 restarts or 64k characters lexed, the tokens so
+        --    far and the rest as one redacted token are taken as those of a long text are (its
+        --    first 4,000 characters, always redacted): tens of ms at most.
+        v_q := CASE WHEN v_cut THEN pg_catalog.substr(p_query, 1, 4000) ELSE p_query END;
+        v_len := pg_catalog.length(v_q);
+        v_t := '{}';
+        v_pos := 1;
+        v_win := 8192;
+        v_restarts := 0;
+        v_work := 0;
+        v_fresh := true;
+        v_compiled := 0;
         LOOP
-            v_toks := ARRAY(SELECT m[1] FROM pg_catalog.regexp_matches(pg_catalog.substr(v_q, v_pos), v_re, 'g') m);
-            -- the first token needing more: an opening tag alone, a nested or unended comment
+            v_part := pg_catalog.substr(v_q, v_pos, v_win);
+            IF v_fresh THEN
+                -- the inline tags: the first 8 from here (again after a restart for another tag,
+                -- 4 times at most: each new expression costs ~1 ms to compile)
+                v_fresh := false;
+                v_compiled := v_compiled + 1;
+                v_tags := NULL;
+                IF pg_catalog.substr(v_q, v_pos, 2048) ~ ('\$[' || c_ids || ']') THEN
+                    SELECT pg_catalog.string_agg('\$' || x.tag || '\$(?:[^$]|\$(?!' || x.tag || '\$))*(?:\$' || x.tag || '\$)?',
+                                                 '|' ORDER BY x.first)
+                      INTO v_tags
+                      FROM (SELECT r.m[1] AS tag, pg_catalog.min(r.n) AS first
+                              FROM pg_catalog.regexp_matches(pg_catalog.substr(v_q, v_pos, 2048), '\$(' || c_tag || ')\$', 'g')
+                                   WITH ORDINALITY r(m, n)
+                             WHERE pg_catalog.length(r.m[1]) < 64
+                             GROUP BY r.m[1]
+                             ORDER BY 2
+                             LIMIT 8) x;
+                END IF;
+                v_re := pg_catalog.concat_ws('|',
+                    '(?<![' || c_idc || '])' || v_se || '\x27?',
+                    v_sq || '\x27?',
+                    '"(?:[^"]|"")*"?',
+                    '\$[$](?:[^$]|\$(?![$]))*(?:\$[$])?',
+                    v_tags,
+                    '\$' || c_tag || '\$',
+                    '--[^\n\r]*',
+                    v_cmt,
+                    ';',
+                    '(?:[^\x27"$;/Ee-]|[Ee](?!\x27)|(?<=[' || c_idc || '])[Ee$]|\$(?=[0-9])|-(?!-)|/(?!\*))+',
+                    '.');
+            END IF;
+            v_work := v_work + pg_catalog.length(v_part);
+            v_toks := ARRAY(SELECT m[1] FROM pg_catalog.regexp_matches(v_part, v_re, 'g') m);
+            v_n := pg_catalog.cardinality(v_toks);
+            IF v_pos + v_win <= v_len THEN
+                -- not the end: the tokens kept, up to the last one but blanks; a literal before
+                -- those, or a lone $ (a tag cut by the window), left out too
+                v_n := v_n - 1;
+                WHILE v_n > 0 AND v_toks[v_n] ~ '^(?:[ \t\n\r\f\v]+$|--)' LOOP
+                    v_n := v_n - 1;
+                END LOOP;
+                IF v_n > 0 AND (v_toks[v_n] ~ '^[Ee]?\x27' OR v_toks[v_n] = '$') THEN
+                    v_n := v_n - 1;
+                END IF;
+            END IF;
+            -- the first token needing more: an opening tag alone, a comment too deep or unended
             SELECT pg_catalog.min(u.n) INTO v_i
-              FROM pg_catalog.unnest(v_toks) WITH ORDINALITY u(tok, n)
+              FROM pg_catalog.unnest(v_toks[1:v_n]) WITH ORDINALITY u(tok, n)
              WHERE (pg_catalog.left(u.tok, 1) = '$'
                     AND pg_catalog.strpos(pg_catalog.substr(u.tok, 2), '$') = pg_catalog.length(u.tok) - 1
                     AND pg_catalog.strpos('0123456789', pg_catalog.substr(u.tok, 2, 1)) = 0)
-                OR (pg_catalog.left(u.tok, 2) = '/*' AND pg_catalog.strpos(pg_catalog.substr(u.tok, 3), '/*') > 0)
                 OR (u.tok = '/' AND pg_catalog.left(v_toks[u.n + 1], 1) = '*');
-            IF v_i IS NULL THEN
+            IF v_i IS NULL AND v_pos + v_win > v_len THEN
                 v_t := v_t || v_toks;
                 EXIT;
-            END IF;
-            v_t := v_t || v_toks[1:v_i - 1];
-            v_cur := v_pos + pg_catalog.length(pg_catalog.array_to_string(v_toks[1:v_i - 1], ''));
-            v_tok := v_toks[v_i];
-            IF v_tok = '/' THEN
-                v_tok := NULL;                   -- a comment without end
-            ELSIF v_tok LIKE '/*%' THEN
-                -- a nested comment: up to its matching end
-                v_depth := 0;
-                v_n := 0;
-                FOREACH v_part IN ARRAY ARRAY(SELECT m[1] FROM pg_catalog.regexp_matches(pg_catalog.substr(v_q, v_cur), '/\*|\*/|[^/*]+|.', 'g') m) LOOP
-                    v_n := v_n + pg_catalog.length(v_part);
-                    IF v_part = '/*' THEN
-                        v_depth := v_depth + 1;
-                    ELSIF v_part = '*/' THEN
-                        v_depth := v_depth - 1;
-                        EXIT WHEN v_depth = 0;
-                    END IF;
-                END LOOP;
-                v_tok := CASE WHEN v_depth = 0 THEN pg_catalog.substr(v_q, v_cur, v_n) END;
+            ELSIF v_i IS NULL AND v_n > 0 THEN
+                v_t := v_t || v_toks[1:v_n];
+                v_pos := v_pos + pg_catalog.length(pg_catalog.array_to_string(v_toks[1:v_n], ''));
+                v_win := GREATEST(v_win, LEAST(2 * v_win, 8192));
+            ELSIF v_i IS NULL THEN
+                v_win := 4 * v_win;                       -- a token longer than the window
             ELSE
-                -- an opening dollar-quote tag: up to the same tag
-                v_i := pg_catalog.strpos(pg_catalog.substr(v_q, v_cur + pg_catalog.length(v_tok)), v_tok);
-                v_tok := CASE WHEN v_i > 0 THEN pg_catalog.substr(v_q, v_cur, 2 * pg_catalog.length(v_tok) + v_i - 1) END;
+                v_t := v_t || v_toks[1:v_i - 1];
+                v_cur := v_pos + pg_catalog.length(pg_catalog.array_to_string(v_toks[1:v_i - 1], ''));
+                v_tok := v_toks[v_i];
+                IF v_tok = '/' THEN
+                    -- a comment nested deeper (or cut by the window): up to where its depth is
+                    -- back at 0 (NULL: no end), looked for in growing parts of the rest
+                    v_i := 64;
+                    LOOP
+                        v_i := 4 * v_i;
+                        v_part := pg_catalog.substr(v_q, v_cur, v_i);
+                        v_work := v_work + pg_catalog.length(v_part);
+                        SELECT pg_catalog.min(x.len) INTO v_n
+                          FROM (SELECT pg_catalog.sum(pg_catalog.length(r.m[1])) OVER w AS len,
+                                       pg_catalog.sum(CASE WHEN pg_catalog.right(r.m[1], 2) = '/*' THEN 1 ELSE -1 END) OVER w AS depth
+                                  FROM pg_catalog.regexp_matches(v_part, '(?:[^/*]|/(?!\*)|\*(?!/))*(?:/\*|\*/)', 'g')
+                                       WITH ORDINALITY r(m, n)
+                                WINDOW w AS (ORDER BY r.n)) x
+                         WHERE x.depth = 0;
+                        EXIT WHEN v_n IS NOT NULL OR v_cur + v_i > v_len;
+                    END LOOP;
+                    v_tok := pg_catalog.substr(v_q, v_cur, v_n);
+                ELSE
+                    -- an opening dollar-quote tag: up to the same tag
+                    v_i := pg_catalog.strpos(pg_catalog.substr(v_q, v_cur + pg_catalog.length(v_tok)), v_tok);
+                    v_tok := CASE WHEN v_i > 0 THEN pg_catalog.substr(v_q, v_cur, 2 * pg_catalog.length(v_tok) + v_i - 1) END;
+                    v_fresh := v_compiled < 4;
+                END IF;
+                IF v_tok IS NULL AND v_cut THEN
+                    v_t := v_t || pg_catalog.substr(v_q, v_cur);   -- cut inside it: the rest is that token
+                    EXIT;
+                ELSIF v_tok IS NULL THEN
+                    v_t := NULL;
+                    EXIT;
+                END IF;
+                v_t := v_t || v_tok;
+                -- a restart (not for a comment or body going on past the window: few can)
+                IF v_cur + pg_catalog.length(v_tok) <= v_pos + v_win THEN
+                    v_restarts := v_restarts + 1;
+                    v_win := 512;
+                END IF;
+                v_pos := v_cur + pg_catalog.length(v_tok);
             END IF;
-            IF v_tok IS NULL AND v_cut THEN
-                v_t := v_t || pg_catalog.substr(v_q, v_cur);   -- cut inside it: the rest is that token
-                EXIT;
-            ELSIF v_tok IS NULL THEN
-                v_t := NULL;
+            EXIT WHEN v_pos > v_len;
+            IF v_restarts >= 64 OR v_work > 65536 THEN
+                v_t := v_t || pg_catalog.substr(v_q, v_pos);
+                v_opaque := pg_catalog.cardinality(v_t);          -- the rest: one token, redacted
+                v_cut := true;
                 EXIT;
             END IF;
-            v_t := v_t || v_tok;
-            v_pos := v_cur + pg_catalog.length(v_tok);
         END LOOP;
+        IF v_cut AND v_len > 4000 AND v_t IS NOT NULL THEN
+            -- cut after bounded work: the tokens of the first 4,000 characters
+            v_t := ARRAY(SELECT CASE WHEN x.e > 4000 THEN pg_catalog.left(x.tok, 4000 - (x.e - pg_catalog.length(x.tok)))
+                                     ELSE x.tok END
+                           FROM (SELECT u.tok, u.n, pg_catalog.sum(pg_catalog.length(u.tok)) OVER (ORDER BY u.n)::integer AS e
+                                   FROM pg_catalog.unnest(v_t) WITH ORDINALITY u(tok, n)) x
+                          WHERE x.e - pg_catalog.length(x.tok) < 4000
+                          ORDER BY x.n);
+        END IF;
         v_k := ARRAY(SELECT CASE WHEN u.tok = ';' THEN ';'
                                  WHEN pg_catalog.left(u.tok, 1) = '''' THEN 's'
                                  WHEN pg_catalog.left(u.tok, 1) IN ('E', 'e') AND pg_catalog.substr(u.tok, 2, 1) = '''' THEN 's'
@@ -213,12 +311,13 @@ BEGIN
                                  ELSE 'c' END
                        FROM pg_catalog.unnest(v_t) WITH ORDINALITY u(tok, n)
                       ORDER BY u.n);
-        -- The query was valid SQL, so a last token without its end means the lexer went wrong.
         v_n := pg_catalog.cardinality(v_t);
+        IF v_opaque <= v_n THEN
+            v_k[v_opaque] := 's';
+        END IF;
+        -- The query was valid SQL, so a last token without its end means the lexer went wrong.
         IF v_t IS NULL OR (v_n > 0 AND NOT v_cut AND CASE v_k[v_n]
-                WHEN 's' THEN v_t[v_n] !~ CASE WHEN v_t[v_n] ~ '^[Ee]' OR NOT p_std_strings
-                    THEN '^[Ee]?\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27(?:[ \t\f\r]*\n[[:space:]]*\x27(?:[^\x27\\]|\x27\x27|\\.)*\x27)*$'
-                    ELSE '^\x27(?:[^\x27]|\x27\x27)*\x27$' END
+                WHEN 's' THEN v_t[v_n] !~ ('^(?:' || v_se || '|' || v_sq || ')\x27$')
                 WHEN 'i' THEN v_t[v_n] !~ '^"(?:[^"]|"")*"$'
                 WHEN 'd' THEN pg_catalog.length(v_t[v_n]) < 2 * pg_catalog.length(pg_catalog.substring(v_t[v_n], '^\$[^$]*\$'))
                               OR NOT pg_catalog.starts_with(pg_catalog.reverse(v_t[v_n]),
@@ -241,7 +340,7 @@ BEGIN
             FOR v_i, v_part IN
                 SELECT u.n, pg_catalog.lower(m[1])
                   FROM ROWS FROM (pg_catalog.unnest(v_t), pg_catalog.unnest(v_k)) WITH ORDINALITY u(tok, kind, n),
-                       pg_catalog.regexp_matches(u.tok, '[();]|[A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_$\u0080-\U0010FFFF]*', 'g') m
+                       pg_catalog.regexp_matches(u.tok, '[();]|[' || c_ids || '][' || c_idc || ']*', 'g') m
                  WHERE u.kind IN ('c', ';')
                  ORDER BY u.n
             LOOP
@@ -308,11 +407,11 @@ BEGIN
             IF pg_catalog.cardinality(v_sf) > 1 THEN
                 -- the tag's words, each followed by any optional ones: 'CREATE TABLE' matches
                 -- CREATE GLOBAL TEMP TABLE, 'CREATE FUNCTION' CREATE OR REPLACE FUNCTION
-                v_part := '^[^A-Za-z0-9_]*' || pg_catalog.regexp_replace(
+                v_part := '^[^' || c_idc || ']*' || pg_catalog.array_to_string(pg_catalog.string_to_array(
                     CASE pg_catalog.upper(p_tag) WHEN 'CREATE TABLE AS' THEN 'CREATE TABLE'
                                                  WHEN 'SELECT INTO' THEN '(SELECT|WITH)'
                                                  ELSE pg_catalog.regexp_replace(pg_catalog.upper(p_tag), '[^A-Z ]', '', 'g') END,
-                    ' ', c_optional || '*[^A-Za-z0-9_]+', 'g') || '([^A-Za-z0-9_]|$)';
+                    ' '), c_optional || '*[^' || c_idc || ']+') || '([^' || c_idc || ']|$)';
                 v_keep := ARRAY(SELECT s.i FROM pg_catalog.generate_subscripts(v_sf, 1) s(i)
                                  WHERE v_sh[s.i] ~ v_part
                                  ORDER BY s.i);
@@ -338,7 +437,7 @@ BEGIN
                                               WHERE CASE WHEN nm.name LIKE '"%'
                                                          THEN pg_catalog.strpos(v_code[k.o], nm.name) > 0
                                                          ELSE pg_catalog.strpos(pg_catalog.lower(v_code[k.o]), nm.name) > 0
-                                                              AND pg_catalog.lower(v_code[k.o]) ~ ('(^|[^a-z0-9_$])' || nm.name || '($|[^a-z0-9_$])') END)::integer
+                                                              AND pg_catalog.lower(v_code[k.o]) ~ ('(^|[^' || c_idc || '])' || nm.name || '($|[^' || c_idc || '])') END)::integer
                                        FROM pg_catalog.unnest(v_keep) WITH ORDINALITY k(i, o)
                                       ORDER BY k.o);
                     IF (SELECT pg_catalog.max(x) FROM pg_catalog.unnest(v_score) x) > 0 THEN
@@ -385,8 +484,7 @@ BEGIN
         END LOOP;
         RETURN pg_catalog.left(v_out, 10000);
     EXCEPTION WHEN OTHERS THEN
-        RETURN CASE WHEN p_query ~* c_secret THEN '<statement withheld: it could not be redacted safely>'
-                    ELSE pg_catalog.left(p_query, 10000) END;
+        RETURN CASE WHEN p_query ~* c_secret THEN c_withheld ELSE pg_catalog.left(p_query, 10000) END;
     END;
 END;
 $$;
@@ -397,7 +495,8 @@ COMMENT ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boole
 'p_objects (the whole query string if none matches); when that text mentions a secret word (PASSWORD, OPTIONS, '
 'CONNECTION, SECRET, TOKEN, CRYPT, ...) every string literal and dollar-quoted body becomes ''<redacted>'' and '
 'comments are dropped; cut at 10,000 characters. p_std_strings: the session''s standard_conforming_strings. '
-'Never raises (a text it cannot lex safely is withheld).';
+'Bounded work (a text whose lexing would start over too often is taken like one over 16 kB: its first 4,000 '
+'characters, redacted). Never raises (a text it cannot lex safely is withheld).';
 
 REVOKE ALL ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean) FROM PUBLIC;
 CREATE FUNCTION script_tracking.ddl_tracker_command_end()

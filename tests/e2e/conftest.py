@@ -90,6 +90,10 @@ class Project:
             return cur.fetchall() if cur.description else []
 
 
+# what ours_in_catalog says of a database the system was never in, or was destroyed from
+NONE_OF_OURS = {"schemas": 0, "event_triggers": 0, "wrappers": 0, "roles": 0, "functions": 0}
+
+
 def ours_in_catalog(project: Project) -> dict[str, int]:
     """How many objects of ours the database holds, by kind."""
     row = project.sql("""

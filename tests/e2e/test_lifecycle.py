@@ -5,7 +5,7 @@ role privileges, destroy and install again."""
 import psycopg
 import pytest
 
-from tests.e2e.conftest import ours_in_catalog
+from tests.e2e.conftest import NONE_OF_OURS, ours_in_catalog
 from tests.sql import seed_sql
 from tests.sql.test_hardening import OWNERS
 
@@ -135,7 +135,6 @@ def test_lifecycle(project):
 
     # 7. destroy leaves nothing of ours; up again works
     project.run("destroy", "--yes")
-    assert ours_in_catalog(project) == {"schemas": 0, "event_triggers": 0, "wrappers": 0, "roles": 0,
-                                        "functions": 0}
+    assert ours_in_catalog(project) == NONE_OF_OURS
     project.up()
     run_seed_validation(project)

@@ -2,12 +2,11 @@
 provider launcher, against a real PostgreSQL: up, a preview with zero changes,
 destroy; the catalog is checked after each step."""
 
-from tests.e2e.conftest import ours_in_catalog
+from tests.e2e.conftest import NONE_OF_OURS, ours_in_catalog
 
 
 def test_up_preview_destroy(project):
-    assert ours_in_catalog(project) == {"schemas": 0, "event_triggers": 0, "wrappers": 0, "roles": 0,
-                                        "functions": 0}
+    assert ours_in_catalog(project) == NONE_OF_OURS
 
     out = project.up().stdout
     assert "created" in out
@@ -22,5 +21,4 @@ def test_up_preview_destroy(project):
     assert ours_in_catalog(project) == after_up
 
     project.run("destroy", "--yes")
-    assert ours_in_catalog(project) == {"schemas": 0, "event_triggers": 0, "wrappers": 0, "roles": 0,
-                                        "functions": 0}
+    assert ours_in_catalog(project) == NONE_OF_OURS

@@ -18,7 +18,7 @@ import pytest
 
 from script_tracking.desired import Settings, desired_objects
 from tests.conftest import REPO
-from tests.e2e.conftest import drop_roles, install_program, new_project, ours_in_catalog
+from tests.e2e.conftest import NONE_OF_OURS, drop_roles, install_program, new_project, ours_in_catalog
 
 RELEASE_0_1 = "55b222fb0202e102463d86d6c70aefc9e14fd087"
 
@@ -108,8 +108,7 @@ def test_a_release_0_1_stack_upgrades_with_no_database_change(pg, db, tmp_path):
         project.run("preview", "--expect-no-changes", "--refresh")
 
         project.run("destroy", "--yes")
-        assert ours_in_catalog(project) == {"schemas": 0, "event_triggers": 0, "wrappers": 0, "roles": 0,
-                                            "functions": 0}
+        assert ours_in_catalog(project) == NONE_OF_OURS
     finally:
         project.run("destroy", "--yes", check=False)
         drop_roles(project)

@@ -9,7 +9,7 @@ import subprocess
 import uuid
 
 from tests.conftest import REPO
-from tests.e2e.conftest import Project, drop_roles, ours_in_catalog, program_env, require_toolchain
+from tests.e2e.conftest import NONE_OF_OURS, Project, drop_roles, ours_in_catalog, program_env, require_toolchain
 from tests.e2e.test_lifecycle import run_seed_validation
 
 
@@ -49,8 +49,7 @@ def test_a_yaml_program_installs_changes_and_destroys_the_system(pg, db, tmp_pat
         assert ours_in_catalog(project)["event_triggers"] == 0
 
         project.run("destroy", "--yes")
-        assert ours_in_catalog(project) == {"schemas": 0, "event_triggers": 0, "wrappers": 0, "roles": 0,
-                                            "functions": 0}
+        assert ours_in_catalog(project) == NONE_OF_OURS
     finally:
         project.run("destroy", "--yes", check=False)
         drop_roles(project)

@@ -140,6 +140,28 @@ CORPUS = [
     ("estring-continued", [FDW],
      "CREATE SERVER {srv} FOREIGN DATA WRAPPER {fdw} OPTIONS (password E'zqcont1\\''\n'zqcont2\\'')",
      ["zqcont1", "zqcont2"], ["CREATE SERVER"]),
+    # -- a string literal goes on across whitespace holding a newline (\n or a lone \r), in which
+    #    `--` comments count as whitespace; the parts continuing an E'...' have backslash escapes
+    ("estring-continued-across-comment", [FDW],
+     "CREATE SERVER {srv} FOREIGN DATA WRAPPER {fdw} OPTIONS (password E'a' --c\n'\\'zqleak1', host 'h', port '1')"
+     " -- it's done",
+     ["zqleak1"], ["CREATE SERVER"]),
+    ("estring-continued-lone-cr", [FDW],
+     "CREATE SERVER {srv} FOREIGN DATA WRAPPER {fdw} OPTIONS (password E'a'\r'\\'zqleak2', host 'h', port '1')"
+     " -- it's done",
+     ["zqleak2"], ["CREATE SERVER"]),
+    ("estring-continued-crlf-comment-line", SRV[:2],
+     "CREATE USER MAPPING FOR postgres SERVER {srv} OPTIONS (password E'a'\r\n-- the rest:\r\n'\\'zqleak3',"
+     " user 'u') -- it's done",
+     ["zqleak3"], ["CREATE USER MAPPING"]),
+    ("estring-continued-hides-a-statement", [],
+     "ALTER ROLE {role} PASSWORD E'x' --c\n'\\'; CREATE TABLE zqleak4 (a int); '; CREATE TABLE t_{id} () -- it's",
+     ["zqleak4"], ["CREATE TABLE"]),
+    # a secret holding a quote, a backslash and a non-ASCII character (JSON escapes the first two)
+    ("estring-continued-quote-backslash-non-ascii", SRV[:2],
+     "CREATE USER MAPPING FOR postgres SERVER {srv} OPTIONS (password E'a' --c\n'\\'zq\"q\"\\\\b\u20ac5', user 'u')"
+     " -- it's done",
+     ['zq"q"\\\\b\u20ac5'], ["CREATE USER MAPPING"]),
 ]
 
 
@@ -149,7 +171,12 @@ def _names() -> dict[str, str]:
 
 
 def _secret_hits(conn: psycopg.Connection, secrets: list[str]) -> list[str]:
-    """(relation, secret) of every table/view of ours holding a secret in any column."""
+    """(relation, secret) of every table/view of ours holding a secret in any column.
+
+    Each row is searched as JSON (to_jsonb): every string value and key at any depth, taken
+    unescaped (#>> '{}'), so that a secret holding a quote, a backslash or a control
+    character is found in a jsonb column too (the row's text form escapes those twice);
+    and as the row's text form, for values JSON shows otherwise."""
     rels = conn.execute(
         "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname IN ('script_tracking', 'util') AND c.relkind IN ('r', 'p', 'v', 'm') ORDER BY 1, 2"
@@ -158,9 +185,15 @@ def _secret_hits(conn: psycopg.Connection, secrets: list[str]) -> list[str]:
     hits = []
     for schema, rel in rels:
         for s in secrets:
-            q = sql.SQL("SELECT count(*) FROM {} x WHERE strpos(lower(x::text), %s) > 0").format(
-                sql.Identifier(schema, rel))
-            if conn.execute(q, (s.lower(),)).fetchone()[0]:
+            q = sql.SQL(
+                "SELECT count(*) FROM {} x"
+                " WHERE strpos(lower(x::text), %(s)s) > 0"
+                "    OR EXISTS (SELECT FROM jsonb_path_query(to_jsonb(x), 'strict $.**') v"
+                "               LEFT JOIN LATERAL jsonb_object_keys(CASE jsonb_typeof(v) WHEN 'object' THEN v END) k"
+                "                      ON true"
+                "               WHERE strpos(lower(CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{{}}' END), %(s)s) > 0"
+                "                  OR strpos(lower(k), %(s)s) > 0)").format(sql.Identifier(schema, rel))
+            if conn.execute(q, {"s": s.lower()}).fetchone()[0]:
                 hits.append(f"{schema}.{rel}: {s}")
     return hits
 
@@ -238,6 +271,18 @@ def test_reader_sees_redacted_statement(installed_db, connect):
     finally:
         conn.execute(f"DROP OWNED BY {reader}")
         conn.execute(f"DROP ROLE {reader}")
+
+
+def test_secret_scan_sees_quotes_backslashes_and_non_ascii(installed_db, connect):
+    """The scan itself: a statement without a secret word is recorded as written, so a
+    "secret" holding characters JSON escapes (quote, backslash, tab) is found in it."""
+    conn = connect(installed_db)
+    odd = 'zq"o\\d\td\u20ac'
+    conn.execute(f"CREATE TABLE public.odd (c text DEFAULT '{odd}')")
+    assert conn.execute("SELECT statement FROM script_tracking.ddl_history WHERE object_identity = 'public.odd'"
+                        ).fetchone()[0] == f"CREATE TABLE public.odd (c text DEFAULT '{odd}')"
+    assert _secret_hits(conn, [odd]) == ["script_tracking.ddl_history: " + odd,
+                                         "script_tracking.script_execution_s: " + odd]
 
 
 # --------------------------------------------- the statement of the command, unchanged
@@ -390,6 +435,21 @@ def fn_db(pg):
      f"DO {RED}; ALTER ROLE r PASSWORD {RED}"),
     ("-- password\nCREATE TABLE t ()", "CREATE TABLE", None, "CREATE TABLE t ()"),
     ("CREATE TABLE t (a text DEFAULT 'x' /* secret */)", "CREATE TABLE", None, f"CREATE TABLE t (a text DEFAULT {RED}  )"),
+    # a literal goes on after whitespace with a newline (\n or \r; -- comments count as
+    # whitespace, /* */ do not): E'...' continued keeps its backslash escapes
+    ("ALTER ROLE r PASSWORD E'a' --c\n'\\'b'", "ALTER ROLE", None, f"ALTER ROLE r PASSWORD {RED}"),
+    ("ALTER ROLE r PASSWORD E'a'\r'\\'b'", "ALTER ROLE", None, f"ALTER ROLE r PASSWORD {RED}"),
+    ("ALTER ROLE r PASSWORD E'a' \t\r\n\f-- c\r\n\n--d\r'\\'b'", "ALTER ROLE", None, f"ALTER ROLE r PASSWORD {RED}"),
+    ("COMMENT ON TABLE a IS E'password'\r'\\'; SELECT 1; '", "COMMENT", None, f"COMMENT ON TABLE a IS {RED}"),
+    ("SELECT 1; COMMENT ON TABLE a IS 'x' -- password\r';'; SELECT 2", "COMMENT", None, f"COMMENT ON TABLE a IS {RED}"),
+    ("ALTER ROLE r PASSWORD U&'a' -- c\n'b'", "ALTER ROLE", None, f"ALTER ROLE r PASSWORD U&{RED}"),
+    ("CREATE TABLE t (a text DEFAULT 'a' /* c */\n'password'); SELECT 1", "CREATE TABLE", None,
+     f"CREATE TABLE t (a text DEFAULT {RED}  \n{RED})"),
+    # comments nested 2 deep are lexed inline, deeper ones are looked for
+    ("SELECT 1; CREATE TABLE t () /* /* password */ ; */", "CREATE TABLE", None, "CREATE TABLE t ()"),
+    ("SELECT 1; CREATE TABLE t () /* a /* b /* c */ ; */ ; */; ALTER ROLE r PASSWORD 'p'", "CREATE TABLE", None,
+     "CREATE TABLE t () /* a /* b /* c */ ; */ ; */"),
+    ("CREATE TABLE t () /*/ password **/ /* /*/ */ */", "CREATE TABLE", None, "CREATE TABLE t ()"),
     # over 16 kB: the first 4,000 characters, always redacted, cut literals included
     ("DO $$ BEGIN " + "PERFORM 1; " * 2000 + "END $$", "CREATE TABLE", None, f"DO {RED}"),
     ("SELECT 1; /* " + "x" * 17000 + " */ CREATE TABLE t ()", "CREATE TABLE", None, "SELECT 1;"),
@@ -427,14 +487,19 @@ def test_never_raises_and_never_returns_a_secret(fn_db, connect):
     inside a literal of a secret-bearing statement never comes back."""
     conn = connect(fn_db)
     rng = random.Random(11)
-    pieces = ["'", "''", '"', "$$", "$a$", "$1", "E'", "\\'", "\\", "--", "\n", "/*", "*/", ";", "(", ")",
-              "CREATE TABLE t ", "ALTER ROLE r PASSWORD ", "BEGIN ATOMIC ", " END", "U&'", "x", " ", "é", "😀"]
+    pieces = ["'", "''", '"', "$$", "$a$", "$1", "E'", "\\'", "\\", "--", "\n", "\r", "\r\n", "\f", "\v", " --c\n",
+              "/*", "*/", "/* /* */", ";", "(", ")", "CREATE TABLE t ", "ALTER ROLE r PASSWORD ", "BEGIN ATOMIC ", " END",
+              "U&'", "x", " ", "é", "😀"]
     queries = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))) for _ in range(400)]
     got = conn.execute(f"SELECT {FN}(q, 'CREATE TABLE') FROM unnest(%s::text[]) q", (queries,)).fetchall()
     assert len(got) == len(queries) and all(g[0] is not None for g in got)
-    # well-formed: a password literal in every shape, in random positions of a query string
-    shapes = ["'zqfz'", "E'zq\\'fz'", "$$zqfz$$", "$t$zqfz$t$", "U&'zqfz'", "'zq''fz'"]
-    fillers = ["CREATE TABLE t (x int)", "SELECT ';'", "/* ; */", "-- ;\n", "DO $$ BEGIN NULL; END $$"]
+    # well-formed: a password literal in every shape, in random positions of a query string;
+    # continued across newlines and -- comments (an E'...' one's parts all with escapes)
+    shapes = ["'zqfz'", "E'zq\\'fz'", "$$zqfz$$", "$t$zqfz$t$", "U&'zqfz'", "'zq''fz'",
+              "E'zq' --c\n'\\'fz\\''", "E'zq'\r'\\'fz\\''", "E'zq'\r\n-- c\r\n'\\'fz\\''",
+              "E'zq' \t\n\n--c\n  '\\'fz\\''", "'zq' --c\n'fz'", "U&'zq'\r'fz'", "E'zq'\n'\\'fz\\';x'"]
+    fillers = ["CREATE TABLE t (x int)", "SELECT ';'", "/* ; */", "-- ;\n", "-- ;\r", "DO $$ BEGIN NULL; END $$",
+               "/* /* ; */ */", "SELECT E'a'\r'b'", "SELECT 'a' -- ;\n';'"]
     texts = []
     for _ in range(300):
         parts = [rng.choice(fillers) for _ in range(rng.randint(0, 3))]
@@ -444,6 +509,67 @@ def test_never_raises_and_never_returns_a_secret(fn_db, connect):
         out = conn.execute(f"SELECT {FN}(q, %s) FROM unnest(%s::text[]) q", (tag, texts)).fetchall()
         leaks = [(t, o[0]) for t, o in zip(texts, out) if "fz" in o[0]]
         assert leaks == []
+
+
+def _fill(head: str, unit: str, tail: str = "", size: int = 15500) -> str:
+    """head + unit repeated + tail, about size bytes (under 16 kB: split in full)."""
+    return head + unit * ((size - len(head) - len(tail)) // len(unit)) + tail
+
+
+def _functions(n: int = 20, size: int = 15500) -> str:
+    out = []
+    for i in range(n):
+        head = f"CREATE FUNCTION f_slow{i}() RETURNS SETOF text LANGUAGE sql AS $t{i}$ SELECT 'password=zqslow3'::text"
+        out.append(_fill(head, " UNION ALL SELECT 'x;y'", f" $t{i}$;\n", size // n))
+    return "".join(out)
+
+
+def _many_tags(size: int = 15500) -> str:
+    out, i = "CREATE TABLE t_many (a text DEFAULT 'zqslow5' /* password */); SELECT ''", 0
+    while len(out) < size - 20:
+        out, i = out + f"||$q{i}$zqslow5$q{i}$", i + 1
+    return out
+
+
+# (tag, objects, query string, what the result starts with): ~15 kB each, every literal a secret
+PATHOLOGICAL = {
+    # comments nested 2 deep (lexed inline)
+    "nested-comments": ("CREATE TABLE", None, _fill("CREATE TABLE t_n (a text DEFAULT 'zqslow1') /* password */ ",
+                                                    "/* /* */ */ "),
+                        "CREATE TABLE t_n (a text DEFAULT '<redacted>')"),
+    # 10 distinct dollar-quote tags, then one more, repeated
+    "distinct-tags": ("CREATE TABLE", None,
+                      _fill("CREATE TABLE t_d (a text DEFAULT 'zqslow2' /* password */); "
+                            + "".join(f"SELECT $a{i}$zqslow2$a{i}$; " for i in range(10)), "SELECT $zz$zqslow2$zz$; "),
+                      "CREATE TABLE t_d (a text DEFAULT '<redacted>'"),
+    # 20 functions, each with a tag of its own: each event gets its own function's statement
+    "functions": ("CREATE FUNCTION", ["public.f_slow7()"], _functions(),
+                  "CREATE FUNCTION f_slow7() RETURNS SETOF text LANGUAGE sql AS '<redacted>'"),
+    # comments nested 3 deep: each one's end is looked for (bounded: then the text is cut)
+    "deep-comments": ("CREATE TABLE", None, _fill("CREATE TABLE t_c (a text DEFAULT 'zqslow4') /* password */ ",
+                                                  "/* /* /* zqslow4 */ */ */ "),
+                      "CREATE TABLE t_c (a text DEFAULT '<redacted>')"),
+    # a new tag at every step (bounded likewise)
+    "many-tags": ("CREATE TABLE", None, _many_tags(), "CREATE TABLE t_many (a text DEFAULT '<redacted>'"),
+}
+
+
+@pytest.mark.parametrize("shape", list(PATHOLOGICAL))
+def test_pathological_query_strings_cost_bounded_work(fn_db, connect, shape):
+    """The event trigger runs this while it holds the DDL's locks: query strings that make
+    the lexer start over many times (nested comments, many dollar-quote tags) cost a bounded
+    time per event, measured within one call, and still return no secret."""
+    tag, objects, query, start = PATHOLOGICAL[shape]
+    assert 15000 <= len(query.encode()) <= 16384
+    conn = connect(fn_db)
+    # the argument through a subquery with OFFSET 0: the immutable call is not folded at plan time
+    t0, out, t1 = conn.execute(f"SELECT clock_timestamp(), {FN}(x.q, %s, %s), clock_timestamp()"
+                               " FROM (SELECT %s::text AS q OFFSET 0) x", (tag, objects, query)).fetchone()
+    ms = (t1 - t0).total_seconds() * 1000
+    # a bound on the work, not a benchmark: these took 1.3-7 s before the lexer was bounded and
+    # take 10-50 ms now; a loaded 2-core machine stays far below the bound
+    assert ms < 1000, (shape, ms)
+    assert out.startswith(start) and "zqslow" not in out, (shape, out[:300])
 
 
 def test_function_is_immutable_and_private(fn_db, connect):
