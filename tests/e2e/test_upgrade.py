@@ -4,7 +4,9 @@ components.provider) moves to this release with no database change: after
 nothing (every object keeps its OID, every row stays), refresh finds no drift,
 and destroy removes everything.
 
-Release 0.1 is the commit below, taken from this repository's history."""
+Release 0.1 is the commit below, taken from this repository's history. So is release
+0.2, whose stacks this release takes as they are (same resources), reading their
+recorded state in its current form (catalog keys it no longer reads are no drift)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from tests.conftest import REPO
 from tests.e2e.conftest import NONE_OF_OURS, drop_roles, install_program, new_project, ours_in_catalog
 
 RELEASE_0_1 = "55b222fb0202e102463d86d6c70aefc9e14fd087"
+RELEASE_0_2 = "cd1578b"
 
 
 def checkout(commit: str, into) -> None:
@@ -141,5 +144,35 @@ def test_the_new_program_on_a_0_1_stack_refuses_until_upgraded(pg, db, tmp_path)
         assert ours_in_catalog(project)["schemas"] == 0
     finally:
         upgrade(project)
+        project.run("destroy", "--yes", check=False)
+        drop_roles(project)
+
+
+def test_a_release_0_2_stack_refreshes_and_previews_no_change(pg, db, tmp_path):
+    """The previous release's program (its own package, through PYTHONPATH) makes the
+    stack; this release's program, on the same sql/ and with the owner role it did not
+    have turned off, finds no drift and no change, and re-creates nothing."""
+    work = tmp_path / "program"
+    work.mkdir()
+    checkout(RELEASE_0_2, work)
+    (work / "Pulumi.yaml").write_text((work / "Pulumi.yaml").read_text().replace(
+        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
+    project = new_project(pg, db, tmp_path, work)
+    project.config("script-tracking:ownerRole", "")
+    project.env["PYTHONPATH"] = str(work / "components")  # release 0.2's script_tracking, not ours
+    try:
+        project.up()
+        project.sql("SELECT track_operation('made by 0.2', 'MIGRATION')")
+        before = identities(project)
+        del project.env["PYTHONPATH"]
+        install_program(project.dir)  # this release's program and package; 0.2's sql/ stays
+        project.run("refresh", "--yes", "--run-program")
+        assert project.changes() == {}
+        project.run("preview", "--expect-no-changes", "--refresh")
+        assert identities(project) == before
+        project.run("destroy", "--yes")
+        assert ours_in_catalog(project) == NONE_OF_OURS
+    finally:
+        project.env.pop("PYTHONPATH", None)
         project.run("destroy", "--yes", check=False)
         drop_roles(project)

@@ -7,6 +7,8 @@ import psycopg
 from psycopg import sql
 import pytest
 
+from script_tracking import catalog
+
 from .support import Stack, key
 
 TRACK = "script_tracking.track_operation(text, text, jsonb)"
@@ -197,3 +199,18 @@ def test_grants_of_other_resources_are_not_drift(stack: Stack, pg):
     for identity in (TRACK, "script_tracking"):
         obj = stack.obj(identity)
         assert stack.read(obj).outs["fingerprint"] == stack.outs[key(obj)]["applied"], identity
+
+
+def test_fingerprints_an_earlier_release_recorded_read_as_this_ones(stack: Stack, pg):
+    """Release 0.2 recorded a function's whole definition and a schema's owner; this one
+    keeps a digest and no owner: the same live object is no drift, a changed one is."""
+    fn = "script_tracking.valid_script_types()"
+    stack.install([fn])
+    with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
+        live = catalog.inspect(c, "function", fn, list(stack.obj(fn).statements))
+        text = c.execute("SELECT pg_get_functiondef(%s::regprocedure)", (fn,)).fetchone()[0]
+        schema = catalog.inspect(c, "schema", "script_tracking", [])
+    recorded = {k: v for k, v in live.items() if k != "definition_md5"}
+    assert not catalog.drifted("function", live, {**recorded, "definition": text})
+    assert catalog.drifted("function", live, {**recorded, "definition": text.replace("ADHOC", "AD HOC")})
+    assert not catalog.drifted("schema", schema, {**schema, "owner": "postgres"})

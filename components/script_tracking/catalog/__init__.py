@@ -7,6 +7,7 @@ exist; comparing it with the one recorded at apply time is how drift is found.
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -67,16 +68,26 @@ def inspect(pg: psycopg.Connection, kind: str, identity: str, statements: list[s
     return None if row is None else as_stored(row[0])
 
 
-# Keys of the fingerprints an earlier release recorded that this one no longer reads
-# (a schema's owner: now an object of its own); a stack's recorded state keeps them.
+# Fingerprints an earlier release recorded (a stack's state keeps them) in this release's
+# form: keys it no longer reads are left out (a schema's owner: now an object of its own),
+# and definitions it keeps as digests (functions' and views': most of the state) digested.
 RETIRED = {"schema": ("owner",)}
+DIGESTED = {"function": "definition", "view": "definition"}
+
+
+def current_form(kind: str, recorded: Any | None) -> Any | None:
+    if not isinstance(recorded, dict):
+        return recorded
+    out = {k: v for k, v in recorded.items() if k not in RETIRED.get(kind, ())}
+    text = out.pop(DIGESTED.get(kind, ""), None)
+    if text is not None:
+        out[f"{DIGESTED[kind]}_md5"] = hashlib.md5(text.encode()).hexdigest()
+    return out
 
 
 def drifted(kind: str, live: Any | None, applied: Any | None) -> bool:
     """Whether the live fingerprint differs from the one recorded at apply time."""
-    if isinstance(applied, dict):
-        applied = {k: v for k, v in applied.items() if k not in RETIRED.get(kind, ())}
-    return live != applied
+    return live != current_form(kind, applied)
 
 
 def as_stored(value: Any) -> Any:
