@@ -34,17 +34,24 @@ def checkout(commit: str, into) -> None:
     tarfile.open(fileobj=io.BytesIO(r.stdout)).extractall(into, filter="data")
 
 
-def release_0_1_stack(pg, db: str, tmp_path):
-    """A stack made by release 0.1's program: up done, in tmp_path/program."""
+def release_project(commit: str, pg, db: str, tmp_path):
+    """A stack of an earlier release's program, in tmp_path/program (nothing applied yet).
+    The owner role, which those releases did not have, is off: any change would be the
+    upgrade's own."""
     work = tmp_path / "program"
     work.mkdir()
-    checkout(RELEASE_0_1, work)
+    checkout(commit, work)
     (work / "Pulumi.yaml").write_text((work / "Pulumi.yaml").read_text().replace(
         "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
     project = new_project(pg, db, tmp_path, work)
-    project.up()
-    # release 0.1 had no owner role: off, so that any change would be the upgrade's own
     project.config("script-tracking:ownerRole", "")
+    return project
+
+
+def release_0_1_stack(pg, db: str, tmp_path):
+    """A stack made by release 0.1's program: up done."""
+    project = release_project(RELEASE_0_1, pg, db, tmp_path)
+    project.up()
     return project
 
 
@@ -152,14 +159,8 @@ def test_a_release_0_2_stack_refreshes_and_previews_no_change(pg, db, tmp_path):
     """The previous release's program (its own package, through PYTHONPATH) makes the
     stack; this release's program, on the same sql/ and with the owner role it did not
     have turned off, finds no drift and no change, and re-creates nothing."""
-    work = tmp_path / "program"
-    work.mkdir()
-    checkout(RELEASE_0_2, work)
-    (work / "Pulumi.yaml").write_text((work / "Pulumi.yaml").read_text().replace(
-        "virtualenv: .venv", f"virtualenv: {REPO / '.venv'}"))
-    project = new_project(pg, db, tmp_path, work)
-    project.config("script-tracking:ownerRole", "")
-    project.env["PYTHONPATH"] = str(work / "components")  # release 0.2's script_tracking, not ours
+    project = release_project(RELEASE_0_2, pg, db, tmp_path)
+    project.env["PYTHONPATH"] = str(project.dir / "components")  # release 0.2's script_tracking, not ours
     try:
         project.up()
         project.sql("SELECT track_operation('made by 0.2', 'MIGRATION')")
