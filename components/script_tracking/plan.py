@@ -1,276 +1,212 @@
-"""Plans: the statements that take one object from its live state to the desired one.
+"""Plans: every statement that takes the live database to the desired objects.
 
-`plan()` is pure apart from reading the catalog: the provider calls it at
-preview (diff) to refuse destructive changes before anything runs, and again at
-apply inside the locked transaction, where it is executed. Tables are migrated
-additively (ADD COLUMN, ADD CONSTRAINT); dropping a column that holds data or
-changing a column's definition is refused with a message that says why.
+A plan compares each object's live fingerprint with the one its SQL gives on
+this server (scratch.py): equal objects are left alone, different ones are
+altered in place (kinds.py) or, where CREATE OR REPLACE cannot do it, dropped
+and created again together with what depends on them; a change that would lose
+data is refused (PlanError, one line). The same plan is made at preview (check,
+where it is also run in a transaction that is rolled back, so that `up` meets
+no error preview could have known) and at apply, inside the locked
+transaction, where it runs. `render` is what preview shows.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import psycopg
-from pglast import ast, parse_sql
-from pglast.stream import RawStream
 from psycopg import sql
 
 from . import catalog
-from .db import ProviderError
-from .desired import owner_statement, owner_target
-from .sqlsource import identifier, same_sql
+from .db import ProviderError, describe
+from .desired import RETAINED
+from .kinds import (KINDS, ROLE_MARKER, PlanError, Replace, Statement, differences,  # noqa: F401 (re-exported)
+                    superuser_owner)
+from .sqlsource import identifier, normalize
 
-Statement = str | sql.Composable
-
-
-class PlanError(ProviderError):
-    """The change is destructive or unsupported; nothing was applied."""
+Objects = dict[str, dict[str, Any]]
 
 
-# Marks a role that script-tracking created: databases on the same server share it
-# (one writer and one reader per server), and the last one to let go drops it.
-# A role without it existed before and is the user's: it is never dropped.
-ROLE_MARKER = "script-tracking: shared by the tracking systems of this server"
+@dataclass
+class Change:
+    key: str
+    kind: str
+    identity: str
+    action: str  # create, alter, replace, recreate (what depends on a replaced object), drop, keep
+    why: list[str] = field(default_factory=list)
+    steps: list[Statement] = field(default_factory=list)
+
+    def run(self, pg: psycopg.Connection) -> None:
+        if self.action == "drop" and self.kind == "schema":
+            try:
+                with pg.transaction():  # a savepoint: the user's own objects keep their schema
+                    for step in self.steps:
+                        pg.execute(step)
+            except psycopg.errors.DependentObjectsStillExist:
+                pass
+            return
+        for step in self.steps:
+            pg.execute(step)
 
 
-def drop_statements(kind: str, identity: str, statements: list[str], adopted: bool = False) -> list[Statement]:
-    """How to remove an object that exists (the caller checks that it does).
-
-    `adopted` objects existed before the stack created them: an adopted role
-    stays (it is the user's), an adopted schema is dropped only if it is empty
-    (the objects of ours in it are dropped before it; the caller keeps it when
-    the user's own objects are left). A role of ours is dropped whole; the
-    caller does so only when no other database uses it.
-    """
-    if adopted and kind == "role":
-        return []
-    if adopted and kind == "schema":
-        return [sql.SQL("DROP SCHEMA IF EXISTS {} RESTRICT").format(sql.Identifier(identity))]
-    if kind == "function":
-        return [sql.SQL("DROP FUNCTION IF EXISTS {}").format(identifier(identity))]
-    if kind == "event_trigger":
-        return [sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(sql.Identifier(identity))]
-    if kind == "schema":
-        # destroy is the complete rollback: whatever is left in our schemas goes too
-        return [sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(identity))]
-    if kind == "role":
-        # whatever the role was made to own is kept (it passes to the applying user);
-        # DROP OWNED then removes its privileges here and on shared objects
-        # (REASSIGN and DROP OWNED need the role's privileges: a login that is no superuser
-        # gets them by membership, which its CREATEROLE lets it grant and DROP ROLE ends)
-        role = sql.Identifier(identity)
-        return [sql.SQL("GRANT {} TO CURRENT_USER").format(role),
-                sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role), sql.SQL("DROP OWNED BY {}").format(role),
-                sql.SQL("DROP ROLE IF EXISTS {}").format(role)]
-    if kind == "grant":
-        stmt = parse_sql(statements[0])[0].stmt
-        stmt.is_grant = False
-        return [RawStream()(stmt)]
-    if kind == "data":
-        return [sql.SQL("DELETE FROM {}").format(identifier(identity))]
-    if kind == "owner":
-        # the object (if it stays) goes back to the login that applies, whatever becomes of the role
-        return [owner_statement(*owner_target(identity), None)]
-    keyword = {"table": "TABLE", "sequence": "SEQUENCE", "index": "INDEX", "view": "VIEW", "type": "TYPE"}[kind]
-    return [sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(keyword), identifier(identity))]
+def run(pg: psycopg.Connection, changes: list[Change]) -> None:
+    """Run a plan; a statement the database refuses is one line naming the object."""
+    for change in changes:
+        try:
+            change.run(pg)
+        except psycopg.Error as exc:
+            raise ProviderError(f"{change.kind} {change.identity}: {describe(exc)}") from None
 
 
-def _revoke_public(kind: str, identity: str, drifted: bool) -> list[Statement]:
-    """Our schemas and sequences grant PUBLIC nothing; undo a grant made by hand.
-    (Functions and tables carry their own REVOKE ... FROM PUBLIC in sql/.)"""
-    if not drifted:
-        return []
-    target = sql.Identifier(identity) if kind == "schema" else identifier(identity)
-    return [sql.SQL("REVOKE ALL ON {} {} FROM PUBLIC").format(sql.SQL(kind.upper()), target)]
+def _text(step: Statement, pg: psycopg.Connection | None) -> str:
+    return step if isinstance(step, str) else step.as_string(pg)
 
 
-def _is_create(stmt: ast.Node) -> bool:
-    return isinstance(stmt, (ast.CreateStmt, ast.CreateSeqStmt, ast.CreateFunctionStmt, ast.ViewStmt,
-                             ast.IndexStmt, ast.CreateEventTrigStmt, ast.CompositeTypeStmt,
-                             ast.CreateEnumStmt, ast.CreateSchemaStmt, ast.CreateRoleStmt))
-
-
-def _split(statements: list[str]) -> tuple[ast.Node | None, list[str]]:
-    """The CREATE statement (parsed) and the statements attached to it (as text)."""
-    create, rest = None, []
-    for text in statements:
-        stmt = parse_sql(text)[0].stmt
-        if create is None and _is_create(stmt):
-            create = stmt
-        else:
-            rest.append(text)
-    return create, rest
-
-
-def _or_replace(stmt: ast.Node) -> str:
-    stmt.replace = True
-    return RawStream()(stmt)
-
-
-_NAMED = {"CONSTR_CHECK", "CONSTR_UNIQUE", "CONSTR_PRIMARY", "CONSTR_FOREIGN", "CONSTR_EXCLUSION"}
-
-
-def _column_parts(col: ast.ColumnDef) -> tuple[str, bool, str | None]:
-    """A column's type, NOT NULL and DEFAULT: what ALTER COLUMN can change in place."""
-    notnull = any(c.contype.name == "CONSTR_NOTNULL" for c in col.constraints or ())
-    default = next((RawStream()(c.raw_expr) for c in col.constraints or ()
-                    if c.contype.name == "CONSTR_DEFAULT"), None)
-    other = [RawStream()(c) for c in col.constraints or ()
-             if c.contype.name not in _NAMED | {"CONSTR_NOTNULL", "CONSTR_DEFAULT", "CONSTR_NULL"}]
-    return RawStream()(col.typeName) + "".join(f" {o}" for o in other), notnull, default
-
-
-def _columns(create: ast.CreateStmt) -> dict[str, ast.ColumnDef]:
-    return {e.colname: e for e in create.tableElts or () if isinstance(e, ast.ColumnDef)}
-
-
-def _constraints(create: ast.CreateStmt) -> dict[str, str]:
-    """Every named constraint, column-level ones rewritten in table-level form."""
-    out = {}
-    for e in create.tableElts or ():
-        if isinstance(e, ast.Constraint):
-            found = [e]
-        elif isinstance(e, ast.ColumnDef):
-            found = []
-            for c in e.constraints or ():
-                if c.contype.name not in _NAMED:
-                    continue
-                if c.contype.name in ("CONSTR_UNIQUE", "CONSTR_PRIMARY"):
-                    c.keys = (ast.String(sval=e.colname),)
-                elif c.contype.name == "CONSTR_FOREIGN":
-                    c.fk_attrs = (ast.String(sval=e.colname),)
-                found.append(c)
-        else:
-            continue
-        for c in found:
-            if not c.conname:
-                raise PlanError(f"constraints must be named to be migrated: {RawStream()(c)}")
-            out[c.conname] = RawStream()(c)
+def render(changes: list[Change], pg: psycopg.Connection | None = None) -> dict[str, dict[str, Any]]:
+    """key -> {action, why, steps}: the plan as preview shows it (in the `plan` input)."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in changes:
+        entry = out.setdefault(c.key, {"action": c.action, "why": [], "steps": []})
+        if entry["action"] == "drop" and c.action != "drop":  # dropped, then created again
+            entry["action"] = "replace" if c.action == "create" else c.action
+        entry["why"] += [w for w in c.why if w not in entry["why"]]
+        entry["steps"] += [_text(s, pg) for s in c.steps]
     return out
 
 
-def _table_plan(pg: psycopg.Connection, identity: str, old: ast.CreateStmt | None, new: ast.CreateStmt,
-                live: dict[str, Any], applied: dict[str, Any] | None) -> list[Statement]:
-    table = identifier(identity)
-    live_cols = {c[0]: c for c in live.get("columns") or ()}      # name, type, not null, default
-    applied_cols = {c[0]: c for c in (applied or {}).get("columns") or ()}
-    live_constraints = {c[0] for c in live.get("constraints") or ()}
-    want, had = _columns(new), (_columns(old) if old is not None else {})
-    want_cons, had_cons = _constraints(new), (_constraints(old) if old is not None else {})
-    steps: list[Statement] = []
+def _inspect(pg: psycopg.Connection, obj: dict) -> Any | None:
+    return catalog.inspect(pg, obj["kind"], obj["identity"], list(obj["statements"]))
 
-    def alter(fmt: str, *args) -> None:
-        steps.append(sql.SQL("ALTER TABLE {} " + fmt).format(table, *args))
 
-    # an adopted table (no SQL applied before): its named constraints that sql/ does not
-    # declare are an earlier release's (NOT NULL ones, PostgreSQL 18's, follow the columns)
-    undeclared = {c[0] for c in live.get("constraints") or ()
-                  if c[0] not in want_cons and not c[1].startswith("NOT NULL")} if old is None else set()
-    # constraints that go or change are dropped first, so columns can change under them
-    for name in sorted(live_constraints & set(had_cons) | undeclared):
-        if name not in want_cons or want_cons[name] != had_cons[name]:
-            alter("DROP CONSTRAINT {}", sql.Identifier(name))
-    for name, col in want.items():
-        if name not in live_cols:
-            bare = ast.ColumnDef(colname=col.colname, typeName=col.typeName, constraints=tuple(
-                c for c in col.constraints or () if c.contype.name not in _NAMED))
-            alter("ADD COLUMN {}", sql.SQL(RawStream()(bare)))
+def make_plan(pg: psycopg.Connection, old: Objects, new: Objects, desired: dict[str, Any], *,
+              order: Callable[[Objects], list[str]], adopted: set[str] = frozenset(),
+              retained: Objects | None = None) -> list[Change]:
+    """The changes, in the order they run, that make the live objects of `new` equal
+    to `desired` (their fingerprints rendered from their SQL) and remove those of `old`
+    that left (tables and sequences are kept with their rows: `keep`)."""
+    retained = dict(retained or {})
+    drops: list[Change] = []
+    # what left the program goes first, dependents before what they depend on
+    same_kind = {k for k in old if k in new and new[k]["kind"] == old[k]["kind"]}
+    gone = {k: o for k, o in old.items() if k not in same_kind}
+    for k in reversed(order(gone)):
+        obj = gone[k]
+        holds_retained = obj["kind"] == "schema" and any(
+            o["identity"].startswith(obj["identity"] + ".") for o in retained.values())
+        if k not in new and (obj["kind"] in RETAINED or holds_retained):
+            drops.append(Change(k, obj["kind"], obj["identity"], "keep",
+                                ["left the SQL: kept with its rows until destroy"]))
+            retained[k] = obj
             continue
-        new_type, new_nn, new_def = _column_parts(col)
-        old_type, old_nn, old_def = _column_parts(had[name]) if name in had else (new_type, new_nn, new_def)
-        live_type, live_nn, live_def = live_cols[name][1:4]
-        was = applied_cols.get(name)  # catalog form at the last apply: drift is live != was
-        if old_type != new_type:
-            raise PlanError(f"column {identity}.{name} would change from `{old_type}` to `{new_type}`: "
-                            "changing a column's type in place can lose data; write a migration for it")
-        if was is not None and was[1] != live_type:
-            raise PlanError(f"column {identity}.{name} was changed by hand from {was[1]} to {live_type}: "
-                            "change it back by hand (a type change can lose data)")
-        column = sql.Identifier(name)
-        # NOT NULL: as the SQL now says if it changed, else as applied if changed by hand
-        # (primary keys and identities imply NOT NULL, so the SQL alone cannot be compared)
-        target_nn = new_nn if old_nn != new_nn else (was[2] if was is not None else live_nn)
-        if live_nn != target_nn:
-            alter("ALTER COLUMN {} " + ("SET" if target_nn else "DROP") + " NOT NULL", column)
-        # defaults: the catalog prints them its own way, so compare like with like
-        default_drifted = was is not None and was[3] != live_def
-        if old_def != new_def or default_drifted:
-            if new_def is None:
-                alter("ALTER COLUMN {} DROP DEFAULT", column)
-            else:
-                alter("ALTER COLUMN {} SET DEFAULT {}", column, sql.SQL(new_def))
-    for name in live_cols:
-        if name in want:
+        if k in new and obj["kind"] == "table" and _inspect(pg, obj) is not None and holds_rows(pg, obj):
+            raise PlanError(f"refusing to change table {obj['identity']}: it holds rows and "
+                            f"would become a {new[k]['kind']}")
+        drops += _drop(pg, k, obj, k in adopted, ["left the SQL"])
+
+    for k in same_kind:  # granted to another role now: the old one loses it
+        if KINDS[old[k]["kind"]].moved(old[k]["statements"], new[k]["statements"]):
+            drops += _drop(pg, k, old[k], False, ["its SQL now names another object"])
+    live = {k: _inspect(pg, o) for k, o in new.items()}
+    altered: dict[str, tuple[list[Statement], list[str]]] = {}
+    replaced: dict[str, list[str]] = {}
+    for k, obj in new.items():
+        if obj["kind"] == "owner":
+            superuser_owner(pg, obj["identity"], obj["statements"][0])
+        if live[k] is None or catalog.same(obj["kind"], live[k], desired[k]):
             continue
-        holds_data = pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {} IS NOT NULL)").format(
-            table, sql.Identifier(name))).fetchone()[0]
-        if holds_data:
-            raise PlanError(f"refusing to drop column {identity}.{name}: it holds data "
-                            "(remove the data first, or keep the column)")
-        alter("DROP COLUMN {}", sql.Identifier(name))
-    live_cons = {c[0]: c[1] for c in live.get("constraints") or ()}
-    applied_cons = {c[0]: c[1] for c in (applied or {}).get("constraints") or ()}
-    for name, definition in want_cons.items():
-        redefined_by_hand = name in applied_cons and live_cons.get(name) not in (None, applied_cons[name])
-        if redefined_by_hand and had_cons.get(name, definition) == definition:
-            alter("DROP CONSTRAINT {}", sql.Identifier(name))
-        if name not in live_constraints or had_cons.get(name, definition) != definition or redefined_by_hand:
-            alter("ADD {}", sql.SQL(definition))
-    return steps
+        try:
+            altered[k] = KINDS[obj["kind"]].alter(pg, obj["identity"], list(obj["statements"]), live[k], desired[k])
+        except Replace as r:
+            replaced[k] = r.why
+    dependents = _dependents(pg, new, live, replaced)
+
+    changes = list(drops)
+    creation = order(new)
+    again = {**replaced, **dependents}
+    for k in reversed(creation):
+        if k in again and live[k] is not None:
+            obj = new[k]
+            changes.append(Change(k, obj["kind"], obj["identity"], "drop", [],
+                                  KINDS[obj["kind"]].drop(obj["identity"], list(obj["statements"]), False)))
+    for k in creation:
+        obj = new[k]
+        create = KINDS[obj["kind"]].create(obj["identity"], list(obj["statements"]))
+        if k in again:
+            changes.append(Change(k, obj["kind"], obj["identity"], "replace" if k in replaced else "recreate",
+                                  again[k], create))
+        elif live[k] is None:
+            changes.append(Change(k, obj["kind"], obj["identity"], "create", ["not in the database"], create))
+        elif k in altered:
+            steps, why = altered[k]
+            unique = {normalize(_text(s, pg)): s for s in steps}  # a REVOKE the SQL also makes runs once
+            changes.append(Change(k, obj["kind"], obj["identity"], "alter", why, list(unique.values())))
+    return changes
 
 
-def plan(pg: psycopg.Connection, kind: str, identity: str, old: list[str] | None, new: list[str],
-         live: Any | None, applied: Any | None = None) -> list[Statement]:
-    """Statements that make the live object match `new`.
+def _dependents(pg: psycopg.Connection, new: Objects, live: dict[str, Any],
+                replaced: dict[str, list[str]]) -> dict[str, list[str]]:
+    """key -> why, of what a drop of a replaced object takes along: views and event
+    triggers that depend on it (their own dependents too), and the grants, owners and
+    rows of objects created again. Anything else that depends on it (an object of the
+    user's, a constraint) is refused, by name."""
+    by_identity = {(o["kind"], o["identity"]): k for k, o in new.items()}
+    out: dict[str, list[str]] = {}
+    todo = [k for k in replaced if live[k] is not None]
+    while todo:
+        k = todo.pop()
+        obj = new[k]
+        if obj["kind"] in ("function", "view", "type"):
+            for dep in catalog.dependents(pg, obj["kind"], obj["identity"]):
+                key = by_identity.get((dep["kind"], dep["identity"]))
+                if key is None:
+                    raise PlanError(f"{obj['kind']} {obj['identity']} must be dropped and created again "
+                                    f"({'; '.join(replaced.get(k) or out[k])}), but {dep['description']} depends on it "
+                                    "and is not part of the tracking system: drop it first")
+                if key not in replaced and key not in out:
+                    out[key] = [f"depends on {obj['kind']} {obj['identity']}, which is created again"]
+                    todo.append(key)
+        for other, o in new.items():
+            if other not in replaced and other not in out and o["kind"] in ("grant", "owner") \
+                    and obj["identity"] in (o.get("dependsOn") or ()):
+                out[other] = [f"the {obj['kind']} it is about is created again"]
+    return out
 
-    `old` is the SQL last applied (None on create) and `applied` the catalog
-    fingerprint recorded then; `live` is the fingerprint now (None when the
-    object does not exist). Where live and applied differ, the object drifted.
-    """
-    if kind == "owner":
-        role = catalog.owner_params(identity, new[0])["role"]
-        if pg.execute("SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = %s", (role,)).fetchone() == (True,):
-            raise PlanError(f"refusing to make {role} the owner of {owner_target(identity)[1]}: it is a superuser, "
-                            "and the definer functions would run as one (use a role that is not)")
-    if kind == "grant" and old is not None and not same_sql(old, new):
-        # granted to another role now (a renamed or passed-in role): the old one loses it,
-        # if it is still there (a role of ours may have gone before)
-        was = parse_sql(old[0])[0].stmt.grantees[0].rolename
-        if pg.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (was,)).fetchone():
-            return [*drop_statements(kind, identity, old), *new]
-        return list(new)
-    if live is None:
-        if kind == "role":
-            return [*new, sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(identity),
-                                                                     sql.Literal(ROLE_MARKER))]
-        return list(new)
-    create, attached = _split(new)
-    old_create = _split(old)[0] if old else None
-    drifted = applied is not None and catalog.drifted(kind, live, applied)
-    if old is not None and not drifted and same_sql(old, new):
-        return []  # e.g. only the connection changed: nothing to do in the database
-    if kind in ("function", "view"):
-        return [_or_replace(create), *attached]
-    if kind in ("event_trigger", "index", "type"):
-        return [*drop_statements(kind, identity, new), *new]
-    if kind == "table":
-        return [*_table_plan(pg, identity, old_create, create, live, applied), *attached]
-    if kind == "sequence":
-        if old_create is not None and RawStream()(old_create) != RawStream()(create):
-            raise PlanError(f"sequence {identity} would change: changing a sequence in place "
-                            "can reuse numbers; write a migration for it")
-        if drifted and {k: v for k, v in live.items() if k != "public"} != \
-                {k: v for k, v in applied.items() if k != "public"}:
-            raise PlanError(f"sequence {identity} was changed by hand: change it back by hand "
-                            "(restoring it here could reuse numbers)")
-        return [*_revoke_public(kind, identity, drifted), *attached]
-    if kind == "schema":
-        return [*_revoke_public(kind, identity, drifted), *attached]
-    if kind == "role":
-        # back to the attributes it was declared with (CREATE ROLE ... -> ALTER ROLE ...)
-        alter_role = ast.AlterRoleStmt(role=ast.RoleSpec(roletype=0, rolename=create.role),
-                                       options=create.options, action=1)
-        return [RawStream()(alter_role), *attached] if drifted else attached
-    # grants, owners and data are idempotent as written
-    return list(new)
+
+def holds_rows(pg: psycopg.Connection, table: dict) -> bool:
+    return bool(pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
+        identifier(table["identity"]))).fetchone()[0])
+
+
+def drop_changes(pg: psycopg.Connection, objects: Objects, adopted: set[str],
+                 order: Callable[[Objects], list[str]]) -> list[Change]:
+    """Every object that exists, dropped, dependents first (destroy)."""
+    return [c for k in reversed(order(objects)) for c in _drop(pg, k, objects[k], k in adopted, [])]
+
+
+def _drop(pg: psycopg.Connection, key: str, obj: dict, adopted: bool, why: list[str]) -> list[Change]:
+    """The drop of an object that exists; none for one that is gone (deleting is
+    idempotent), nor for a role that is the user's or another database still uses."""
+    if _inspect(pg, obj) is None:
+        return []
+    if obj["kind"] == "role" and (adopted or catalog.role_in_use_elsewhere(pg, obj["identity"])):
+        return []
+    return [Change(key, obj["kind"], obj["identity"], "drop", why,
+                   KINDS[obj["kind"]].drop(obj["identity"], list(obj["statements"]), adopted))]
+
+
+def check_applied(pg: psycopg.Connection, new: Objects, desired: dict[str, Any]) -> dict[str, Any]:
+    """The live fingerprints after a plan ran; any object still not as desired is an
+    error (raised inside the apply transaction: nothing is committed, nothing stale is
+    recorded as applied)."""
+    applied = {}
+    for k, obj in new.items():
+        live = _inspect(pg, obj)
+        if live is None:
+            raise ProviderError(f"{obj['kind']} {obj['identity']} cannot be found in the catalog after "
+                                "applying its SQL (object names must be lower case and unquoted)")
+        if not catalog.same(obj["kind"], live, desired[k]):
+            raise ProviderError(f"{obj['kind']} {obj['identity']} still differs from its SQL after the plan ran "
+                                f"({'; '.join(differences(live, desired[k]))})")
+        applied[k] = live
+    return applied

@@ -50,10 +50,10 @@ from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateR
 
 from . import catalog
 from .db import Connection, ProviderError, TransientError, apply_transaction, session
-from .desired import RETAINED
-from .plan import ROLE_MARKER, PlanError, drop_statements, plan
+from .plan import ROLE_MARKER, Change, PlanError, check_applied, drop_changes, holds_rows, make_plan, render
+from .plan import run as run_plan
 from .preflight import preflight
-from .sqlsource import identifier, same_sql
+from .scratch import desired_fingerprints
 
 KINDS = ("schema", "role", "type", "sequence", "table", "index", "function", "view", "owner", "grant", "data",
          "event_trigger")
@@ -69,8 +69,8 @@ _DETAILED = threading.local()
 ADD, DELETE, UPDATE, UPDATE_REPLACE = 0, 2, 4, 5
 
 
-def _path(key: str) -> str:
-    return f"objects[{json.dumps(key)}]"
+def _path(prop: str, key: str) -> str:
+    return f"{prop}[{json.dumps(key)}]"
 
 
 def _pass_detailed_diffs() -> None:
@@ -112,7 +112,7 @@ class _DiffResponse:
     def __call__(self, **fields: Any) -> Any:
         detailed, _DETAILED.value = getattr(_DETAILED, "value", None), None
         if detailed:
-            fields["detailedDiff"] = {path: self._real.PropertyDiff(kind=kind, inputDiff=True)
+            fields["detailedDiff"] = {path: self._real.PropertyDiff(kind=kind, inputDiff=not path.startswith("plan"))
                                       for path, kind in detailed.items()}
             fields["diffs"] = sorted({path.split("[")[0] for path in detailed})
             fields["hasDetailedDiff"] = True
@@ -170,33 +170,23 @@ def _adopts(pg, obj: dict, live: Any | None) -> bool:
     return not (obj["kind"] == "role" and catalog.role_is_marked(pg, obj["identity"], ROLE_MARKER))
 
 
-def _drop(pg, obj: dict, adopted: bool) -> None:
-    if _inspect(pg, obj) is None:
-        return  # already gone: deleting is idempotent
-    kind, identity = obj["kind"], obj["identity"]
-    if kind == "role" and (adopted or catalog.role_in_use_elsewhere(pg, identity)):
-        return  # the user's, or still used by another database's installation
-    steps = drop_statements(kind, identity, list(obj["statements"]), adopted)
-    if kind == "schema" and adopted:
-        try:
-            with pg.transaction():  # a savepoint: the user's own objects keep their schema
-                for step in steps:
-                    pg.execute(step)
-        except psycopg.errors.DependentObjectsStillExist:
-            pass
-        return
-    for step in steps:
-        pg.execute(step)
+def _plan(pg, olds: dict[str, Any] | None, news: dict[str, Any]) -> tuple[list[Change], dict[str, Any]]:
+    """The plan from the state (`olds`: outputs, or the inputs at check) to `news`,
+    and the desired fingerprints it aims at."""
+    desired = desired_fingerprints(pg, news["objects"], creation_order)
+    olds = olds or {}
+    return make_plan(pg, olds.get("objects") or {}, news["objects"], desired, order=creation_order,
+                     adopted=set(olds.get("adopted") or ()), retained=olds.get("retained") or {}), desired
 
 
-def _holds_rows(pg, table: dict) -> bool:
-    return bool(pg.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(
-        identifier(table["identity"]))).fetchone()[0])
-
-
-def _refuse_if_rows(pg, obj: dict, why: str) -> None:
-    if _holds_rows(pg, obj):
-        raise PlanError(f"refusing to change table {obj['identity']}: it holds rows and {why}")
+def _shown(changes: list[Change]) -> dict[str, Any]:
+    """The plan as the `plan` input shows it at preview: a create's statements are
+    the object's own, so only its reason is repeated."""
+    out = render(changes)
+    for entry in out.values():
+        if entry["action"] == "create":
+            entry.pop("steps")
+    return out
 
 
 # waits between tries of an operation that met a TransientError (about 4 s in all)
@@ -239,7 +229,7 @@ class ObjectSetProvider(ResourceProvider):
     # ------------------------------------------------------------ check, diff
 
     @_retried
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
         objects = news.get("objects")
         if not _known(objects) and not isinstance(objects, dict):
@@ -277,7 +267,28 @@ class ObjectSetProvider(ResourceProvider):
                 raise  # tried again (see _retried); in the end it is the error, one line
             except ProviderError as exc:
                 failures.append(CheckFailure("connection", str(exc)))
+        if not failures and isinstance(conn, dict) and conn.get("host") and _known(conn) and _known(objects):
+            try:
+                news = {**news, "plan": self._preview(olds, news)}
+            except TransientError:
+                raise
+            except ProviderError as exc:
+                failures.append(CheckFailure("objects", str(exc)))
         return CheckResult(news, failures)
+
+    def _preview(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
+        """The plan, made against the live database and run once in a transaction that
+        is rolled back: what preview shows is what up will do, and a step the database
+        would refuse (a NOT NULL over NULLs, a CHECK the rows break) is refused now."""
+        conn = self._connection(news)
+        with session(conn) as pg:
+            changes, _ = _plan(pg, olds if isinstance(olds.get("objects"), dict) else None, news)
+            if changes:
+                with pg.transaction():
+                    pg.execute("SELECT pg_catalog.set_config('lock_timeout', %s, true)", (f"{conn.lock_timeout_ms}ms",))
+                    run_plan(pg, changes)
+                    raise psycopg.Rollback()
+            return _shown(changes)
 
     @_retried
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -299,53 +310,19 @@ class ObjectSetProvider(ResourceProvider):
             self._refuse_to_leave_rows(olds)
             _DETAILED.value = {"connection": UPDATE_REPLACE}
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
-        changed = self._changed(olds, news)
-        if any(o["kind"] in (*RETAINED, "owner") for k in changed
-               for o in (olds["objects"].get(k), news["objects"].get(k)) if o):
-            self._plan_read_only(olds, news, changed)
-        drift = olds.get("drift") or {}
-        _DETAILED.value = {_path(k): ADD if k not in olds["objects"] or drift.get(k) == MISSING
-                           else DELETE if k not in news["objects"] else UPDATE for k in changed}
+        plan = news.get("plan")
+        if plan is None:  # not made at check (a caller that skips it): made here
+            with session(self._connection(news)) as pg:
+                plan = _shown(_plan(pg, olds, news)[0])
+        # the plan is shown as an addition (inputDiff false: the outputs hold no plan)
+        _DETAILED.value = {_path("plan", k): ADD for k in plan}
         # where the password comes from is not the connection itself (a stack of an earlier
         # release learns it with its next change)
         connection_changed = {k: v for k, v in old_conn.items() if k != "passwordConfig"} != \
             {k: v for k, v in new_conn.items() if k != "passwordConfig"}
         if connection_changed:
             _DETAILED.value["connection"] = UPDATE
-        return DiffResult(changes=bool(changed) or connection_changed, replaces=[], delete_before_replace=True)
-
-    @staticmethod
-    def _changed(olds: dict, news: dict) -> list[str]:
-        """Keys of the objects an update would touch: new, removed (unless retained),
-        SQL changed (normalized), or drifted."""
-        old_objs, new_objs, drift = olds["objects"], news["objects"], olds.get("drift") or {}
-        retained = olds.get("retained") or {}
-        changed = [k for k in new_objs if k not in old_objs and k not in retained]
-        # removed; a table or sequence leaves the stack but keeps its rows (recorded as retained)
-        changed += [k for k in old_objs if k not in new_objs]
-        changed += [k for k in new_objs if k in old_objs and (
-            k in drift or old_objs[k]["kind"] != new_objs[k]["kind"]
-            or not same_sql(old_objs[k]["statements"], new_objs[k]["statements"]))]
-        changed += [k for k in new_objs if k in retained]
-        return changed
-
-    def _plan_read_only(self, olds: dict, news: dict, keys: list[str]) -> None:
-        """Refuse, at preview, a change that would lose data or hand the objects to a
-        superuser: the same plan as at apply, computed read-only, for the tables,
-        sequences and owners that change."""
-        with session(self._connection(news)) as pg:
-            for k in keys:
-                new, old = news["objects"].get(k), olds["objects"].get(k) or (olds.get("retained") or {}).get(k)
-                if old is not None and old["kind"] == "table" and (new is None or new["kind"] != "table"):
-                    if new is not None and _inspect(pg, old) is not None:  # a table becoming another kind
-                        _refuse_if_rows(pg, old, f"would become a {new['kind']}")
-                    continue
-                if new is None or new["kind"] not in (*RETAINED, "owner"):
-                    continue
-                live = _inspect(pg, new)
-                if live is not None or new["kind"] == "owner":  # (an owner role must be fit to own)
-                    plan(pg, new["kind"], new["identity"], old and old["statements"], new["statements"], live,
-                         (olds.get("applied") or {}).get(k) if old else None)
+        return DiffResult(changes=bool(plan) or connection_changed, replaces=[], delete_before_replace=True)
 
     def _same_database(self, olds: dict, news: dict) -> bool:
         """Whether the new address reaches the database the installation is in: the
@@ -366,7 +343,7 @@ class ObjectSetProvider(ResourceProvider):
     def _refuse_to_leave_rows(self, olds: dict) -> None:
         with session(self._connection(olds)) as pg:
             for obj in [*olds["objects"].values(), *(olds.get("retained") or {}).values()]:
-                if obj["kind"] == "table" and _inspect(pg, obj) is not None and _holds_rows(pg, obj):
+                if obj["kind"] == "table" and _inspect(pg, obj) is not None and holds_rows(pg, obj):
                     raise PlanError(f"refusing to move to another database: table {obj['identity']} "
                                     f"holds rows in {self._connection(olds).where}")
 
@@ -377,41 +354,27 @@ class ObjectSetProvider(ResourceProvider):
         new_objs: dict[str, dict] = news["objects"]
         old_objs: dict[str, dict] = olds["objects"] if olds else {}
         retained: dict[str, dict] = dict(olds.get("retained") or {}) if olds else {}
-        was_applied: dict[str, Any] = (olds.get("applied") or {}) if olds else {}
         adopted = set(olds.get("adopted") or ()) if olds else set()
-        applied: dict[str, Any] = {}
         with apply_transaction(conn, roles=_changes_roles(new_objs.values(), old_objs.values())) as pg:
-            # what left the program goes first, dependents before what they depend on;
-            # tables and sequences stay with their rows until destroy
-            same_kind = {k for k in old_objs if k in new_objs and new_objs[k]["kind"] == old_objs[k]["kind"]}
-            for k in reversed(creation_order(old_objs)):  # dependents first: a schema after its tables
-                if k in same_kind:
-                    continue
-                obj = old_objs[k]
-                holds_retained = obj["kind"] == "schema" and any(
-                    o["identity"].startswith(obj["identity"] + ".") for o in retained.values())
-                if k not in new_objs and (obj["kind"] in RETAINED or holds_retained):
-                    retained[k] = obj
-                    continue
-                if k in new_objs and obj["kind"] == "table" and _inspect(pg, obj) is not None:
-                    _refuse_if_rows(pg, obj, f"would become a {new_objs[k]['kind']}")
-                _drop(pg, old_objs[k], k in adopted)
-                adopted.discard(k)
-            for k in creation_order(new_objs):
-                obj, old = new_objs[k], old_objs[k] if k in same_kind else retained.pop(k, None)
-                live = _inspect(pg, obj)
-                if old is None and _adopts(pg, obj, live):
-                    adopted.add(k)
-                for step in plan(pg, obj["kind"], obj["identity"], old and list(old["statements"]),
-                                 list(obj["statements"]), live, was_applied.get(k) if old else None):
-                    pg.execute(step)
-                applied[k] = _inspect(pg, obj)
-                if applied[k] is None:  # raised inside the transaction: nothing is committed
-                    raise ProviderError(f"{obj['kind']} {obj['identity']} cannot be found in the catalog after "
-                                        "applying its SQL (object names must be lower case and unquoted)")
+            changes, desired = _plan(pg, olds, news)
+            previewed = news.get("plan")
+            if previewed is not None and _shown(changes) != previewed:
+                raise ProviderError(f"the database changed since this plan was made (at preview, or by another "
+                                    f"apply): run up again to see the new one ({conn.where})")
+            # objects found before we create them are the user's (see _adopts)
+            adopted |= {k for k in new_objs if k not in old_objs and k not in retained
+                        and _adopts(pg, new_objs[k], _inspect(pg, new_objs[k]))}
+            run_plan(pg, changes)
+            for change in changes:
+                if change.action == "keep":
+                    retained[change.key] = old_objs[change.key]
+                elif change.action == "drop" and change.key not in new_objs:
+                    adopted.discard(change.key)
+            applied = {k: catalog.recorded(new_objs[k]["kind"], v) for k, v in check_applied(pg, new_objs, desired).items()}
             database = catalog.database_identity(pg)
-        return {**news, "applied": applied, "adopted": sorted(adopted & set(new_objs)), "retained": retained,
-                "drift": {}, "database": database}
+        retained = {k: v for k, v in retained.items() if k not in new_objs}
+        return {**news, "plan": {}, "applied": applied, "adopted": sorted(adopted & set(new_objs)),
+                "retained": retained, "drift": {}, "database": database}
 
     @_retried
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -426,8 +389,8 @@ class ObjectSetProvider(ResourceProvider):
         objs = {**(props.get("retained") or {}), **props["objects"]}
         adopted = set(props.get("adopted") or ())
         with apply_transaction(self._connection(props), roles=_changes_roles(objs.values())) as pg:
-            for k in reversed(creation_order(objs)):
-                _drop(pg, objs[k], k in adopted)
+            for change in drop_changes(pg, objs, adopted, creation_order):
+                change.run(pg)
 
     @_retried
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -437,7 +400,7 @@ class ObjectSetProvider(ResourceProvider):
             for k, obj in props["objects"].items():
                 live = _inspect(pg, obj)
                 if catalog.drifted(obj["kind"], live, applied.get(k)):
-                    drift[k] = MISSING if live is None else live
+                    drift[k] = MISSING if live is None else catalog.recorded(obj["kind"], live)
         if len(drift) == len(props["objects"]) and all(v == MISSING for v in drift.values()):
             return ReadResult(None, {})  # all gone: refresh drops it from the state, up re-creates it
         return ReadResult(id_, {**props, "drift": drift})
@@ -459,7 +422,7 @@ class _ObjectSet(pulumi.dynamic.Resource):
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             additional_secret_outputs=["connection"]))
         super().__init__(_PROVIDER, name, {
-            "objects": objects, "connection": connection, "preflight": preflight_check,
+            "objects": objects, "connection": connection, "preflight": preflight_check, "plan": None,
             "applied": None, "adopted": None, "retained": None, "drift": None, "database": None,
         }, opts)
 

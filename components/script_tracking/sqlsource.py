@@ -131,7 +131,7 @@ def _func_key(names: list[str], argtypes: list[str]) -> str:
     return f"{'.'.join(names)}({', '.join(argtypes)})"
 
 
-def _identify(stmt: ast.Node) -> tuple[str, str | None, str, str] | None:
+def identify(stmt: ast.Node) -> tuple[str, str | None, str, str] | None:
     """(kind, schema, name, identity) for a CREATE statement, else None."""
     if isinstance(stmt, ast.CreateStmt):
         s, n = _qualname(stmt.relation)
@@ -236,7 +236,7 @@ def load_objects(files: tuple[str, ...], sql_dir: Path = SQL_DIR) -> list[DbObje
             raise SqlSourceError(f"{path.name}: {exc}") from None
         for rs in raw:
             stmt_text = _statement_text(text, rs)
-            ident = _identify(rs.stmt)
+            ident = identify(rs.stmt)
             if ident is not None:
                 kind, schema, name, identity = ident
                 if identity in kinds:

@@ -46,6 +46,8 @@ class ObjectProvider:
         out = {"objects": {k: {"kind": p.get("kind"), "identity": p.get("identity"),
                                "statements": p.get("statements"), "dependsOn": []}},
                "connection": p.get("connection"), "preflight": bool(p.get("preflight"))}
+        if "plan" in p:
+            out["plan"] = p["plan"]
         if p.get("applied") is not None:
             out["applied"] = {k: p["applied"]}
             out["adopted"] = [k] if p.get("adopted") else []

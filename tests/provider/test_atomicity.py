@@ -43,7 +43,8 @@ def test_raising_statement_leaves_no_function(pg, db, conn):
         p.create({"kind": "function", "identity": "public.f()", "connection": conn, "statements": [
             "CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$",
             "DO $$ BEGIN RAISE EXCEPTION 'boom in the second statement'; END $$"]})
-    assert str(exc.value) == "SQLSTATE P0001: boom in the second statement"
+    # found when the desired state is rendered (rolled back), before anything is applied
+    assert str(exc.value).endswith("SQLSTATE P0001: boom in the second statement")
     assert not _function_exists(pg, db, "public.f()")
 
 
@@ -68,7 +69,7 @@ def test_statement_timeout_bounds_an_apply(pg, db):
     with pytest.raises(ProviderError) as exc:
         p.create({"kind": "table", "identity": "public.t", "connection": conn, "statements": [
             "CREATE TABLE public.t (a integer)", "SELECT pg_sleep(5)"]})
-    assert str(exc.value).startswith("SQLSTATE 57014: canceling statement due to statement timeout")
+    assert "SQLSTATE 57014: canceling statement due to statement timeout" in str(exc.value)
     assert not _table_exists(pg, db)
 
 
@@ -83,7 +84,7 @@ def test_lock_timeout_bounds_waiting_for_a_users_lock(pg, db, conn):
             p.create({"kind": "index", "identity": "public.busy_a_idx", "connection": conn,
                       "statements": ["CREATE INDEX busy_a_idx ON public.busy (a)"]})
         holder.rollback()
-    assert str(exc.value).startswith("SQLSTATE 55P03: canceling statement due to lock timeout")
+    assert "SQLSTATE 55P03: canceling statement due to lock timeout" in str(exc.value)
     assert not _table_exists(pg, db, "public.busy_a_idx")
 
 

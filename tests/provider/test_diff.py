@@ -16,13 +16,14 @@ TABLE = "util.audit_log"
 FN = "util.log_audit_event(text, text, text, text, jsonb)"
 
 
-def test_drift_recorded_in_the_state_is_a_change(stack: Stack):
+def test_a_live_difference_is_a_change_without_a_refresh(stack: Stack, pg):
+    """Preview compares the live catalog itself, not what the state last recorded."""
     stack.install([FN])
     obj = stack.obj(FN)
-    outs = stack.outs[key(obj)]
     assert stack.diff(obj).changes is False
-    drifted = {**outs, "fingerprint": {**outs["fingerprint"], "comment": "changed"}}
-    d = stack.diff(obj, olds=drifted)
+    with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
+        c.execute(f"COMMENT ON FUNCTION {FN} IS 'changed'")
+    d = stack.diff(obj)
     assert d.changes is True and d.replaces == []
 
 
@@ -30,7 +31,8 @@ def test_new_password_updates_in_place(stack: Stack):
     stack.install([FN])
     obj = stack.obj(FN)
     olds = stack.outs[key(obj)]
-    news = {**stack.inputs(obj), "connection": {**stack.conn, "password": "rotated"}}
+    # the plan comes from check (with the new password); diff only reads it
+    news = {**stack.inputs(obj), "connection": {**stack.conn, "password": "rotated"}, "plan": {}}
     d = stack.provider.diff(obj.identity, olds, news)
     assert d.changes is True and d.replaces == []
 
@@ -93,7 +95,7 @@ def test_diff_of_an_unchanged_table_does_not_touch_the_database(stack: Stack):
     stack.install([TABLE])
     obj = stack.obj(TABLE)
     olds = {**stack.outs[key(obj)], "connection": {**stack.conn, "password": "wrong"}}
-    news = {**stack.inputs(obj), "connection": olds["connection"]}
+    news = {**stack.inputs(obj), "connection": olds["connection"], "plan": {}}  # as check made it
     assert stack.provider.diff(obj.identity, olds, news).changes is False  # no connection attempted
 
 

@@ -96,7 +96,8 @@ def test_missing_privilege_names_the_sqlstate_without_the_superuser_hint(pg, db,
         p.create({"kind": "table", "identity": "locked.t", "statements": ["CREATE TABLE locked.t (a integer)"],
                   "connection": connection(pg, db, username=user, password=password)})
     msg = _one_line(exc.value)
-    assert msg.startswith("SQLSTATE 42501: permission denied for schema locked"), msg
+    # (the desired state is rendered first, in scratch schemas: the database refuses that)
+    assert "SQLSTATE 42501: permission denied for database" in msg, msg
     assert "superuser" not in msg
 
 

@@ -30,7 +30,7 @@ def _counts(c: psycopg.Connection) -> tuple[int, int, int]:
 
 def _live(stack: Stack, obj) -> dict:
     with psycopg.connect(**_kw(stack)) as c:
-        return catalog.inspect(c, obj.kind, obj.identity, list(obj.statements))
+        return catalog.recorded(obj.kind, catalog.inspect(c, obj.kind, obj.identity, list(obj.statements)))
 
 
 def _kw(stack: Stack) -> dict:
@@ -94,7 +94,7 @@ def test_adding_a_nullable_column_migrates_in_place_and_keeps_rows(stack: Stack,
     outs = stack.update(table, news)
     live, rows, oid = _table_state(stack, pg)
     assert oid == oid0
-    assert [c[0] for c in live["columns"]][-1] == "note"
+    assert "note" in [c[0] for c in live["columns"]]
     assert len(rows) == len(rows0) == 3
     with _db(stack, pg) as c:
         assert c.execute("SELECT count(*) FROM util.audit_log WHERE note IS NULL AND resource_id LIKE 'id-%'"
@@ -146,7 +146,7 @@ def test_changing_a_sequence_is_refused_and_leaves_it_alone(stack: Stack, pg):
     with _db(stack, pg) as c:
         c.execute("SELECT nextval(%s)", (seq,))
     news = with_statements(obj, [obj.statements[0] + " INCREMENT BY 10", *obj.statements[1:]])
-    with pytest.raises(PlanError, match="sequence .* would change"):
+    with pytest.raises(PlanError, match="sequence .* differs .*changing a sequence in place"):
         stack.update(obj, news)
     assert _live(stack, obj) == stack.outs[("sequence", seq)]["applied"]
     with _db(stack, pg) as c:
@@ -170,7 +170,7 @@ def test_filter_rows_follow_the_settings(stack: Stack, pg):
     data = next(o for o in stack.objects if o.kind == "data")
     stack.install([data.identity])  # the table and its schema
     stack.create(data)
-    assert stack.outs[("data", data.identity)]["applied"] == {"rows": []}
+    assert stack.outs[("data", data.identity)]["applied"] == catalog.recorded("data", {"rows": []})
     s = Settings(ddl_exclude_schemas=("scratch",), ddl_include_tags=("CREATE TABLE",))
     news = next(o for o in desired_objects(s) if o.kind == "data")
     assert stack.diff(data, news=news).changes
@@ -178,7 +178,7 @@ def test_filter_rows_follow_the_settings(stack: Stack, pg):
     assert sorted((r["kind"], r["value"]) for r in outs["applied"]["rows"]) == [
         ("exclude_schema", "scratch"), ("include_tag", "CREATE TABLE")]
     back = stack.update(news, data)
-    assert back["applied"] == {"rows": []}
+    assert back["applied"] == catalog.recorded("data", {"rows": []})
 
 
 def test_size_limits_follow_the_settings(stack: Stack, pg):

@@ -17,7 +17,7 @@ from pglast import ast, parse_sql
 from psycopg import sql
 
 from ..desired import owner_target
-from ..sqlsource import attached_to  # the same identity rules as the sources
+from ..sqlsource import attached_to, normalize  # the same identity and layout rules as the sources
 
 HERE = Path(__file__).resolve().parent
 
@@ -62,17 +62,26 @@ def inspect(pg: psycopg.Connection, kind: str, identity: str, statements: list[s
         schema, _, name = identity.partition(".")
         if pg.execute("SELECT pg_catalog.to_regclass(%s)", (identity,)).fetchone()[0] is None:
             return None
-        row = pg.execute(sql.SQL(query("data")).format(table=sql.Identifier(schema, name))).fetchone()
+        inserts = [s for s in map(lambda text: parse_sql(text)[0].stmt, statements) if isinstance(s, ast.InsertStmt)]
+        columns = [c.name for s in inserts[:1] for c in s.cols or ()]
+        row = pg.execute(sql.SQL(query("data")).format(
+            table=sql.Identifier(schema, name),
+            columns=sql.SQL(", ").join(map(sql.Identifier, columns)) if columns else sql.SQL("NULL"))).fetchone()
     else:
         row = pg.execute(query(kind), {"identity": identity}).fetchone()
     return None if row is None else as_stored(row[0])
 
 
-# Fingerprints an earlier release recorded (a stack's state keeps them) in this release's
-# form: keys it no longer reads are left out (a schema's owner: now an object of its own),
-# and definitions it keeps as digests (functions' and views': most of the state) digested.
+# Fingerprints as the state keeps them (`recorded`): definitions (functions' and views':
+# most of the state) as digests, marked with the form they are in. Those an earlier
+# release recorded are read in this form (`current_form`): keys it no longer reads are
+# left out (a schema's owner: now an object of its own), table columns are compared by
+# name, and keys it did not read yet do not count as drift.
+FORM = 3
 RETIRED = {"schema": ("owner",)}
 DIGESTED = {"function": "definition", "view": "definition"}
+ADDED = {"function": ("result", "arguments"), "view": ("columns",), "table": ("comment",),
+         "sequence": ("comment",), "schema": ("comment",), "index": ("comment",), "type": ("comment",)}
 
 
 def current_form(kind: str, recorded: Any | None) -> Any | None:
@@ -82,12 +91,45 @@ def current_form(kind: str, recorded: Any | None) -> Any | None:
     text = out.pop(DIGESTED.get(kind, ""), None)
     if text is not None:
         out[f"{DIGESTED[kind]}_md5"] = hashlib.md5(text.encode()).hexdigest()
+    if out.get("v") not in (FORM, float(FORM)):
+        if kind == "table":
+            out["columns"] = sorted(out.get("columns") or (), key=lambda c: c[0])
+            out["constraints"] = [c for c in out.get("constraints") or () if not c[1].startswith("NOT NULL")]
+        out = {k: v for k, v in out.items() if k not in ADDED.get(kind, ())}
+    out.pop("v", None)
     return out
+
+
+def recorded(kind: str, live: Any | None) -> Any | None:
+    """A live fingerprint as the state keeps it (see current_form)."""
+    if not isinstance(live, dict):
+        return live
+    return {**current_form(kind, {**live, "v": FORM}), "v": float(FORM)}
 
 
 def drifted(kind: str, live: Any | None, applied: Any | None) -> bool:
     """Whether the live fingerprint differs from the one recorded at apply time."""
-    return live != current_form(kind, applied)
+    if isinstance(live, dict):
+        live = {**live, "v": (applied or {}).get("v") if isinstance(applied, dict) else FORM}
+    return current_form(kind, live) != current_form(kind, applied)
+
+
+def same(kind: str, live: Any | None, want: Any | None) -> bool:
+    """Whether two fingerprints of the same server mean the same object: exact, except
+    that a function's body counts as its tokens (layout and comments in it are no change)."""
+    if kind == "function" and isinstance(live, dict) and isinstance(want, dict):
+        return {**live, "definition": _tokens(live.get("definition"))} == \
+            {**want, "definition": _tokens(want.get("definition"))}
+    return live == want
+
+
+def _tokens(definition: str | None) -> str | None:
+    return normalize(definition) if definition else definition
+
+
+def dependents(pg: psycopg.Connection, kind: str, identity: str) -> list[dict[str, str]]:
+    """What depends on an object: [{kind (view, event_trigger or null), identity, description}]."""
+    return pg.execute(query("dependents"), {"kind": kind, "identity": identity}).fetchone()[0]
 
 
 def as_stored(value: Any) -> Any:
