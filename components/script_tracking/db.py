@@ -142,8 +142,9 @@ def session(conn: Connection) -> Iterator[psycopg.Connection]:
 
 
 @contextmanager
-def apply_transaction(conn: Connection, roles: bool = False) -> Iterator[psycopg.Connection]:
-    """One serialized, bounded, all-or-nothing transaction; `roles`: it changes roles."""
+def apply_transaction(conn: Connection, roles: bool = False, rehearsal: bool = False) -> Iterator[psycopg.Connection]:
+    """One serialized, bounded, all-or-nothing transaction; `roles`: it changes roles;
+    `rehearsal`: it is rolled back at the end (a plan tried at preview, under the same locks)."""
     pg = connect(conn)
     try:
         with pg.transaction():
@@ -167,6 +168,8 @@ def apply_transaction(conn: Connection, roles: bool = False) -> Iterator[psycopg
                         f"another role change on the server of {conn.where} holds pg_authid; "
                         f"waited {conn.lock_timeout_ms} ms (lock_timeout)") from None
             yield pg
+            if rehearsal:
+                raise psycopg.Rollback()
     except psycopg.Error as exc:
         raise error(exc, conn) from None
     finally:

@@ -147,7 +147,7 @@ def _owner(on: str, target: str, role: str) -> DbObject:
                     depends_on=(target,))
 
 
-def _grant(privilege: str, on: str, target: str, slot: str, role: str) -> DbObject:
+def grant_object(privilege: str, on: str, target: str, slot: str, role: str) -> DbObject:
     # named by the role's slot, not its name: the name may be another resource's output
     return DbObject("grant", f"{slot}: {privilege} on {on} {target}", None, slot,
                     (grant_statement(privilege, on, target, role),), depends_on=(target,))
@@ -208,11 +208,11 @@ def desired_objects(s: Settings) -> list[DbObject]:
         # USAGE only on the schemas of what the role may call or read (not util: the
         # audit function runs inside definer functions)
         for schema in sorted({t.partition("(")[0].split(".")[0] for t in (*funcs, *views)} & set(schemas)):
-            objects.append(_grant("USAGE", "schema", schema, slot, role))
+            objects.append(grant_object("USAGE", "schema", schema, slot, role))
         for f in funcs:
-            objects.append(_grant("EXECUTE", "function", f, slot, role))
+            objects.append(grant_object("EXECUTE", "function", f, slot, role))
         for v in views:
-            objects.append(_grant("SELECT", "table", v, slot, role))
+            objects.append(grant_object("SELECT", "table", v, slot, role))
     if s.owner_role:
         objects += [_owner(o.kind, o.identity, s.owner_role) for o in objects if o.kind in OWNED]
     # the rows of the settings tables that sql/ declares (an older sql/ may lack one)

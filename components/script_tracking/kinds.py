@@ -270,6 +270,12 @@ def _holds_data(pg: psycopg.Connection, table: sql.Composable, column: str) -> b
 class Table(Attached):
     keyword = "TABLE"
 
+    @staticmethod
+    def retypes(live: dict, want: dict) -> bool:
+        """Whether a column both have changes its type."""
+        have = {c[0]: c[1] for c in live.get("columns") or ()}
+        return any(c[0] in have and have[c[0]] != c[1] for c in want.get("columns") or ())
+
     def alter(self, pg, identity, statements, live, want):
         create, attached = _split(statements)
         table = identifier(identity)

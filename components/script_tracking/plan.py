@@ -119,7 +119,11 @@ def make_plan(pg: psycopg.Connection, old: Objects, new: Objects, desired: dict[
             altered[k] = KINDS[obj["kind"]].alter(pg, obj["identity"], list(obj["statements"]), live[k], desired[k])
         except Replace as r:
             replaced[k] = r.why
-    dependents = _dependents(pg, new, live, replaced)
+    # a column whose type changes takes the views over its table along (ALTER TYPE refuses them)
+    retyped = {k: [f"its table {new[k]['identity']} changes a column's type"] for k in altered
+               if new[k]["kind"] == "table" and KINDS["table"].retypes(live[k], desired[k])}
+    dependents = _dependents(pg, new, live, {**replaced, **retyped})
+    dependents = {k: v for k, v in dependents.items() if k not in retyped}
 
     changes = list(drops)
     creation = order(new)
@@ -146,6 +150,7 @@ def make_plan(pg: psycopg.Connection, old: Objects, new: Objects, desired: dict[
 
 def _dependents(pg: psycopg.Connection, new: Objects, live: dict[str, Any],
                 replaced: dict[str, list[str]]) -> dict[str, list[str]]:
+    # (a table in `replaced` stays: only the views over it go and come back)
     """key -> why, of what a drop of a replaced object takes along: views and event
     triggers that depend on it (their own dependents too), and the grants, owners and
     rows of objects created again. Anything else that depends on it (an object of the
@@ -156,8 +161,10 @@ def _dependents(pg: psycopg.Connection, new: Objects, live: dict[str, Any],
     while todo:
         k = todo.pop()
         obj = new[k]
-        if obj["kind"] in ("function", "view", "type"):
+        if obj["kind"] in ("function", "view", "type", "table"):
             for dep in catalog.dependents(pg, obj["kind"], obj["identity"]):
+                if obj["kind"] == "table" and dep["kind"] != "view":
+                    continue  # its indexes and constraints follow an ALTER TYPE
                 key = by_identity.get((dep["kind"], dep["identity"]))
                 if key is None:
                     raise PlanError(f"{obj['kind']} {obj['identity']} must be dropped and created again "
@@ -167,6 +174,8 @@ def _dependents(pg: psycopg.Connection, new: Objects, live: dict[str, Any],
                     out[key] = [f"depends on {obj['kind']} {obj['identity']}, which is created again"]
                     todo.append(key)
         for other, o in new.items():
+            if obj["kind"] == "table":
+                break
             if other not in replaced and other not in out and o["kind"] in ("grant", "owner") \
                     and obj["identity"] in (o.get("dependsOn") or ()):
                 out[other] = [f"the {obj['kind']} it is about is created again"]

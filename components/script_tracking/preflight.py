@@ -5,28 +5,33 @@ failing half-way through `up`."""
 
 from __future__ import annotations
 
-from .db import Connection, ProviderError, session
+import psycopg
+
+from .db import Connection, ProviderError
 
 
-def preflight(conn: Connection, event_triggers: bool, owner_role: str | None) -> None:
-    """`event_triggers`: the objects include event triggers; `owner_role`: the role
-    the objects are handed to, if any. Both need a superuser."""
-    with session(conn) as pg:
-        superuser, can_create = pg.execute(
-            "SELECT rolsuper, has_database_privilege(current_database(), 'CREATE') "
-            "FROM pg_roles WHERE rolname = current_user").fetchone()
-        owner_is_superuser = pg.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s",
-                                        (owner_role,)).fetchone() == (True,)
+class PreflightError(ProviderError):
+    """The connection cannot install: one line naming the problem."""
+
+
+def preflight(pg: psycopg.Connection, conn: Connection, event_triggers: bool, owner_role: str | None) -> None:
+    """`pg`: a session as `conn`; `event_triggers`: the objects include event triggers;
+    `owner_role`: the role the objects are handed to, if any. Both need a superuser."""
+    superuser, can_create = pg.execute(
+        "SELECT rolsuper, has_database_privilege(current_database(), 'CREATE') "
+        "FROM pg_roles WHERE rolname = current_user").fetchone()
+    owner_is_superuser = pg.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s",
+                                    (owner_role,)).fetchone() == (True,)
     if owner_is_superuser:
-        raise ProviderError(f"{conn.where}: the owner role {owner_role} is a superuser, and the definer functions "
+        raise PreflightError(f"{conn.where}: the owner role {owner_role} is a superuser, and the definer functions "
                             "would run as one (set ownerRole to a role that is not)")
     if not superuser and event_triggers:
-        raise ProviderError(
+        raise PreflightError(
             f"{conn.where}: {conn.username} is not a superuser: the DDL tracker's event triggers need one "
             "(connect as a superuser, or set trackDdl false)")
     if not superuser and owner_role:
-        raise ProviderError(
+        raise PreflightError(
             f"{conn.where}: {conn.username} is not a superuser: making {owner_role} the owner of the objects "
             f"needs one (connect as a superuser, or set ownerRole to \"\" so that {conn.username} owns them)")
     if not can_create:
-        raise ProviderError(f"{conn.where}: {conn.username} may not create schemas in database {conn.database}")
+        raise PreflightError(f"{conn.where}: {conn.username} may not create schemas in database {conn.database}")

@@ -52,8 +52,9 @@ from . import catalog
 from .db import Connection, ProviderError, TransientError, apply_transaction, session
 from .plan import ROLE_MARKER, Change, PlanError, check_applied, drop_changes, holds_rows, make_plan, render
 from .plan import run as run_plan
-from .preflight import preflight
+from .preflight import PreflightError, preflight
 from .scratch import desired_fingerprints
+from .sqlsource import same_sql
 
 KINDS = ("schema", "role", "type", "sequence", "table", "index", "function", "view", "owner", "grant", "data",
          "event_trigger")
@@ -179,6 +180,12 @@ def _plan(pg, olds: dict[str, Any] | None, news: dict[str, Any]) -> tuple[list[C
                      adopted=set(olds.get("adopted") or ()), retained=olds.get("retained") or {}), desired
 
 
+def _sql_changes(old: dict[str, dict], new: dict[str, dict]) -> list[str]:
+    """Keys of the objects added, removed or whose SQL changed (parser-normalized)."""
+    return sorted(k for k in {*old, *new} if k not in old or k not in new or old[k]["kind"] != new[k]["kind"]
+                  or not same_sql(old[k]["statements"], new[k]["statements"]))
+
+
 def _shown(changes: list[Change]) -> dict[str, Any]:
     """The plan as the `plan` input shows it at preview: a create's statements are
     the object's own, so only its reason is repeated."""
@@ -256,39 +263,42 @@ class ObjectSetProvider(ResourceProvider):
         conn = news.get("connection")
         if isinstance(conn, dict) and conn.get("invalid"):  # see tracking.ScriptTracking
             return CheckResult(news, [CheckFailure("connection", str(conn["invalid"]))])
-        if not failures and news.get("preflight") and _known(conn):
-            try:
-                kinds = [o for o in objects.values() if isinstance(o, dict)]
-                preflight(self._connection(news),
-                          event_triggers=any(o.get("kind") == "event_trigger" for o in kinds),
-                          owner_role=next((catalog.owner_params(o["identity"], o["statements"][0])["role"]
-                                           for o in kinds if o.get("kind") == "owner"), None))
-            except TransientError:
-                raise  # tried again (see _retried); in the end it is the error, one line
-            except ProviderError as exc:
-                failures.append(CheckFailure("connection", str(exc)))
         if not failures and isinstance(conn, dict) and conn.get("host") and _known(conn) and _known(objects):
             try:
                 news = {**news, "plan": self._preview(olds, news)}
             except TransientError:
-                raise
+                if news.get("preflight"):
+                    raise  # tried again (see _retried); in the end it is the error, one line
+                # the server cannot be reached: the plan is made at apply, which fails for this
+                # database alone, naming it (a fleet goes on with the others)
+            except PreflightError as exc:
+                failures.append(CheckFailure("connection", str(exc)))
             except ProviderError as exc:
                 failures.append(CheckFailure("objects", str(exc)))
         return CheckResult(news, failures)
 
     def _preview(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-        """The plan, made against the live database and run once in a transaction that
-        is rolled back: what preview shows is what up will do, and a step the database
-        would refuse (a NOT NULL over NULLs, a CHECK the rows break) is refused now."""
+        """The plan, made against the live database (with `preflight`: after checking what
+        the connection may do). A plan that changes what exists is also run once, in a
+        transaction that is rolled back and under the locks an apply takes (a fleet's
+        databases share their roles): a step the database would refuse (a NOT NULL over
+        NULLs, a CHECK the rows break) is refused now. (What it creates, the desired state
+        rendered in scratch schemas has run already.)"""
         conn = self._connection(news)
+        old_objs = olds.get("objects") if isinstance(olds.get("objects"), dict) else {}
+        objects = [o for o in news["objects"].values() if isinstance(o, dict)]
         with session(conn) as pg:
-            changes, _ = _plan(pg, olds if isinstance(olds.get("objects"), dict) else None, news)
-            if changes:
-                with pg.transaction():
-                    pg.execute("SELECT pg_catalog.set_config('lock_timeout', %s, true)", (f"{conn.lock_timeout_ms}ms",))
-                    run_plan(pg, changes)
-                    raise psycopg.Rollback()
-            return _shown(changes)
+            if news.get("preflight"):
+                preflight(pg, conn, event_triggers=any(o.get("kind") == "event_trigger" for o in objects),
+                          owner_role=next((catalog.owner_params(o["identity"], o["statements"][0])["role"]
+                                           for o in objects if o.get("kind") == "owner"), None))
+            changes, _ = _plan(pg, olds if old_objs else None, news)
+        if any(c.action != "create" for c in changes):
+            with apply_transaction(conn, roles=_changes_roles(news["objects"].values(), old_objs.values()),
+                                   rehearsal=True) as pg:
+                changes, _ = _plan(pg, olds if old_objs else None, news)
+                run_plan(pg, changes)
+        return _shown(changes)
 
     @_retried
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -311,11 +321,18 @@ class ObjectSetProvider(ResourceProvider):
             _DETAILED.value = {"connection": UPDATE_REPLACE}
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
         plan = news.get("plan")
-        if plan is None:  # not made at check (a caller that skips it): made here
-            with session(self._connection(news)) as pg:
-                plan = _shown(_plan(pg, olds, news)[0])
+        if plan and plan == olds.get("planned"):
+            plan = None  # the inputs the last apply ran with, not a new check (refresh diffs against them)
         # the plan is shown as an addition (inputDiff false: the outputs hold no plan)
-        _DETAILED.value = {_path("plan", k): ADD for k in plan}
+        detailed = None
+        if plan is None:  # not made at check (a caller that skips it, a server it could not reach)
+            try:
+                with session(self._connection(news)) as pg:
+                    plan = _shown(_plan(pg, olds, news)[0])
+            except TransientError:  # unreachable: what the SQL says changed, applied (or failed) at up
+                plan = {k: {} for k in _sql_changes(olds["objects"], news["objects"])}
+                detailed = {_path("objects", k): UPDATE for k in plan}
+        _DETAILED.value = detailed if detailed is not None else {_path("plan", k): ADD for k in plan}
         # where the password comes from is not the connection itself (a stack of an earlier
         # release learns it with its next change)
         connection_changed = {k: v for k, v in old_conn.items() if k != "passwordConfig"} != \
@@ -356,11 +373,8 @@ class ObjectSetProvider(ResourceProvider):
         retained: dict[str, dict] = dict(olds.get("retained") or {}) if olds else {}
         adopted = set(olds.get("adopted") or ()) if olds else set()
         with apply_transaction(conn, roles=_changes_roles(new_objs.values(), old_objs.values())) as pg:
+            # made again under the lock: the one preview showed, unless another apply ran in between
             changes, desired = _plan(pg, olds, news)
-            previewed = news.get("plan")
-            if previewed is not None and _shown(changes) != previewed:
-                raise ProviderError(f"the database changed since this plan was made (at preview, or by another "
-                                    f"apply): run up again to see the new one ({conn.where})")
             # objects found before we create them are the user's (see _adopts)
             adopted |= {k for k in new_objs if k not in old_objs and k not in retained
                         and _adopts(pg, new_objs[k], _inspect(pg, new_objs[k]))}
@@ -373,7 +387,7 @@ class ObjectSetProvider(ResourceProvider):
             applied = {k: catalog.recorded(new_objs[k]["kind"], v) for k, v in check_applied(pg, new_objs, desired).items()}
             database = catalog.database_identity(pg)
         retained = {k: v for k, v in retained.items() if k not in new_objs}
-        return {**news, "plan": {}, "applied": applied, "adopted": sorted(adopted & set(new_objs)),
+        return {**news, "plan": {}, "planned": _shown(changes), "applied": applied, "adopted": sorted(adopted & set(new_objs)),
                 "retained": retained, "drift": {}, "database": database}
 
     @_retried
@@ -423,7 +437,7 @@ class _ObjectSet(pulumi.dynamic.Resource):
             additional_secret_outputs=["connection"]))
         super().__init__(_PROVIDER, name, {
             "objects": objects, "connection": connection, "preflight": preflight_check, "plan": None,
-            "applied": None, "adopted": None, "retained": None, "drift": None, "database": None,
+            "planned": None, "applied": None, "adopted": None, "retained": None, "drift": None, "database": None,
         }, opts)
 
 

@@ -25,7 +25,9 @@ from tests.conftest import REPO
 
 BIN = REPO / ".tools" / "bin"
 # what a detailed diff's kind means for the object it names
-OBJECT_OPS = {"add": "create", "delete": "delete", "update": "update"}
+# what the plan (shown at preview) does to an object, as create/delete/update
+PLAN_OPS = {"create": "create", "drop": "delete", "keep": "delete", "alter": "update", "replace": "update",
+            "recreate": "update"}
 PASSPHRASE = "e2e-test-passphrase"
 
 
@@ -70,16 +72,17 @@ class Project:
 
     def changes(self, *extra: str) -> dict[str, str]:
         """What the preview would change: database object -> create/update/delete for the
-        objects of an updated installation (its detailed diff), resource name -> op for
+        objects of an updated installation (its plan), resource name -> op for
         every other step that changes something."""
         out = {}
         for s in self.preview_steps(*extra):
             if s["op"] in ("same", "refresh"):
                 continue
-            objects = {path: d["kind"] for path, d in (s.get("detailedDiff") or {}).items()
-                       if path.startswith("objects[")}
-            if s["op"] == "update" and objects:
-                out.update({json.loads(path[len("objects["):-1]): OBJECT_OPS[kind] for path, kind in objects.items()})
+            plan = ((s.get("newState") or {}).get("inputs") or {}).get("plan") or {}
+            shown = [json.loads(path[len("plan["):-1]) for path in (s.get("detailedDiff") or {})
+                     if path.startswith("plan[")]
+            if s["op"] == "update" and shown:
+                out.update({key: PLAN_OPS[plan[key]["action"]] for key in shown})
             else:
                 out[s["urn"].split("::")[-1]] = s["op"]
         return out

@@ -94,7 +94,7 @@ def test_fleet_rollout(fleet):
     server, db = "legacy", dbs["legacy"][2]
     with psycopg.connect(clusters[server].dsn(db), autocommit=True) as c:
         c.execute("DROP EVENT TRIGGER auto_ddl_tracker")
-    assert updated_resources(project, "--refresh") == {f"{server}/{db}-objects": ['objects["auto_ddl_tracker"]']}
+    assert updated_resources(project, "--refresh") == {f"{server}/{db}-objects": ['plan["auto_ddl_tracker"]']}
     project.up("--refresh")
     assert ours(clusters[server].dsn(db)) == (2, 2, 6)
     project.run("preview", "--expect-no-changes", "--refresh")

@@ -16,7 +16,8 @@ def test_a_table_removed_from_sql_keeps_its_rows_until_destroy(project):
     changes = project.changes()
     # the table and its ownership leave the program; the table itself stays, with its rows
     assert changes == {"util.extra_log": "delete", "owner of table util.extra_log": "delete"}
-    assert "- util.extra_log" in project.run("preview", "--diff").stdout
+    shown = project.run("preview", "--diff").stdout  # the plan: kept, with the reason
+    assert "+ util.extra_log" in shown and '"keep"' in shown and "kept with its rows until destroy" in shown
     project.up()
     assert project.sql("SELECT note FROM util.extra_log") == [("keep me",)]
     assert project.changes() == {}

@@ -49,6 +49,11 @@ def test_connection_failures_are_one_line(pg, db, problem):
         "no-such-user": lambda: connection(pg, db, username="nobody_" + uuid.uuid4().hex[:6], password=secret),
     }[problem]()
     for name, op in _every_operation(p, conn):
+        if name == "diff" and problem == "unreachable-port":
+            # a server that cannot be reached at preview: the SQL is compared instead (the
+            # update then fails for this database alone, naming it)
+            assert op().changes is True
+            continue
         with pytest.raises(ProviderError) as exc:
             op()
         msg = _one_line(exc.value)

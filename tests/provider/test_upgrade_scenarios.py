@@ -4,6 +4,8 @@
                plain SQL, as psql -f would, and then adopted)
   seed.sql     rows put in before the upgrade (optional)
   after.sql    the objects wanted
+  before.grants, after.grants   grant objects (as the component makes for its roles), one
+               per line: <privilege> <object kind> <object> <role> (optional)
   expected     the plan preview shows, one line per object ("<action> <key>") and, for
                an alter, its statements indented; or "refused: <text of the one-line
                reason>"
@@ -25,23 +27,39 @@ import pytest
 
 from script_tracking import catalog
 from script_tracking.db import ProviderError
+from script_tracking.desired import grant_object
 from script_tracking.provider import ObjectSetProvider
 from script_tracking.sqlsource import load_objects, normalize
 
 from .support import CATALOG_OPTIONS, connection
 
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "upgrades"
-ROLE = "st_fixture_reader"  # the role the scenarios grant to
+ROLES = ("st_fixture_reader", "st_fixture_writer")  # the roles the scenarios grant to
 
 
 def _objects(path: Path) -> dict[str, dict]:
+    objects = load_objects((path.name,), path.parent)
+    grants = path.with_suffix(".grants")
+    if grants.exists():
+        objects += [grant_object(privilege, on, target, role, role)
+                    for privilege, on, target, role in map(str.split, grants.read_text().splitlines())]
     return {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
-                    "dependsOn": list(o.depends_on)} for o in load_objects((path.name,), path.parent)}
+                    "dependsOn": list(o.depends_on)} for o in objects}
 
 
 def _fingerprints(pg, db: str, objects: dict[str, dict]) -> dict[str, object]:
     with psycopg.connect(pg.dsn(db), autocommit=True, options=CATALOG_OPTIONS) as c:
         return {k: catalog.inspect(c, o["kind"], o["identity"], o["statements"]) for k, o in objects.items()}
+
+
+def _privileges(pg, db: str) -> list[tuple]:
+    """Who may do what with every relation and function of the scenario (grant objects
+    are objects of their own: this is how a removed one is seen to be gone)."""
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        return c.execute(
+            "SELECT c.relname, c.relacl::text FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace "
+            "UNION ALL SELECT p.oid::regprocedure::text, p.proacl::text FROM pg_proc p "
+            "WHERE p.pronamespace = 'public'::regnamespace ORDER BY 1").fetchall()
 
 
 def _rows(pg, db: str) -> dict[str, list]:
@@ -64,8 +82,9 @@ def _render(plan: dict[str, dict]) -> str:
 @pytest.fixture(scope="module", autouse=True)
 def fixture_role(pg):
     with psycopg.connect(pg.dsn("postgres"), autocommit=True) as c:
-        if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone() is None:
-            c.execute(f"CREATE ROLE {ROLE} NOLOGIN")
+        for role in ROLES:
+            if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                c.execute(f"CREATE ROLE {role} NOLOGIN")
 
 
 def test_there_are_enough_scenarios():
@@ -119,6 +138,7 @@ def test_upgrade_scenario(case, pg, new_db):
     upgraded, installed = _fingerprints(pg, db, after), _fingerprints(pg, fresh_db, after)
     assert {k: catalog.same(after[k]["kind"], upgraded[k], installed[k]) for k in after} == \
         {k: True for k in after}, "upgrade = fresh install"
+    assert _privileges(pg, db) == _privileges(pg, fresh_db)
     rows = _rows(pg, db)
     for table, before_rows in rows0.items():
         kept = [{k: v for k, v in r.items() if k in before_rows[0]} for r in rows.get(table, [])] if before_rows else []
@@ -127,3 +147,94 @@ def test_upgrade_scenario(case, pg, new_db):
     again = p.check({"objects": after, "connection": conn, "preflight": False}, news)
     assert again.failures == [] and again.inputs["plan"] == {}, "a second preview plans nothing"
     assert p.diff("x", outs, again.inputs).changes is False
+
+
+def test_adopting_a_hand_edited_install_shows_and_repairs_every_difference(pg, new_db):
+    """The reproduction of issue 10: an install (as psql makes it) whose hub CHECK lacks
+    'ADHOC' and whose record_source is varchar(20) NULL was adopted with an empty plan,
+    and track_operation('x', 'ADHOC') then failed. Now preview names both differences,
+    up repairs them keeping the rows, and the ADHOC execution is tracked."""
+    from script_tracking.desired import Settings, desired_objects
+
+    objects = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+                       "dependsOn": list(o.depends_on)}
+               for o in desired_objects(Settings(track_ddl=False, owner_role="", writer_role="st_fx_writer",
+                                                 reader_role="st_fx_reader"))
+               if o.kind != "role"}
+    db = new_db()
+    p = ObjectSetProvider()
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        for role in ("st_fx_writer", "st_fx_reader"):
+            if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                c.execute(f"CREATE ROLE {role} NOLOGIN")
+        from script_tracking.provider import creation_order
+        for k in creation_order(objects):
+            for statement in objects[k]["statements"]:
+                c.execute(statement)
+        c.execute("ALTER TABLE script_tracking.script_execution_h DROP CONSTRAINT script_execution_h_type_ck, "
+                  "ADD CONSTRAINT script_execution_h_type_ck CHECK (script_type IN ('DEPLOYMENT', 'MIGRATION', "
+                  "'MAINTENANCE', 'VALIDATION', 'ROLLBACK', 'DATA_FIX', 'DDL'))")
+        c.execute("DROP VIEW script_tracking.ddl_history")  # it reads the column
+        c.execute("ALTER TABLE script_tracking.script_execution_h ALTER COLUMN record_source TYPE varchar(20), "
+                  "ALTER COLUMN record_source DROP NOT NULL")
+        for statement in objects["script_tracking.ddl_history"]["statements"]:
+            c.execute(statement)
+        c.execute("INSERT INTO script_tracking.script_execution_h VALUES "
+                  "('\\x00', 'before#1', 1, 'before', 'DEPLOYMENT', now(), 'by hand')")
+    news = {"objects": objects, "connection": connection(pg, db), "preflight": False}
+    checked = p.check({}, news)
+    assert checked.failures == []
+    hub = checked.inputs["plan"]["script_tracking.script_execution_h"]
+    assert hub["action"] == "alter"
+    assert any("script_execution_h_type_ck" in w for w in hub["why"]), hub["why"]
+    assert "column record_source: type character varying(20) -> text" in hub["why"]
+    assert "column record_source: NOT NULL" in hub["why"]
+    # the view over the column goes and comes back around the ALTER TYPE
+    assert checked.inputs["plan"]["script_tracking.ddl_history"]["action"] in ("replace", "recreate")
+    assert set(checked.inputs["plan"]) == {"script_tracking.script_execution_h", "script_tracking.ddl_history",
+                                           "reader: SELECT on table script_tracking.ddl_history"}
+    p.create(checked.inputs)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        c.execute("SELECT script_tracking.track_operation('x', 'ADHOC')")
+        names = [r[0] for r in c.execute("SELECT script_name FROM script_tracking.script_execution_h ORDER BY 1")]
+    assert names == ["before", "x"]
+    assert p.check({}, news).inputs["plan"] == {}
+
+
+def test_objects_of_the_users_own_in_our_schemas_are_kept(pg, new_db):
+    """A user's own table inside our schemas (one of them made by the user before the
+    install, so adopted) survives destroy with its rows, and so do the schemas that hold
+    it; every object of ours goes. (Dropping a schema is RESTRICT: never a CASCADE
+    through what is not ours.)"""
+    from script_tracking.desired import Settings, desired_objects
+
+    objects = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+                       "dependsOn": list(o.depends_on)}
+               for o in desired_objects(Settings(track_ddl=False, owner_role="", writer_role="st_fx_writer",
+                                                 reader_role="st_fx_reader"))
+               if o.kind != "role"}
+    db = new_db()
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        for role in ("st_fx_writer", "st_fx_reader"):
+            if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                c.execute(f"CREATE ROLE {role} NOLOGIN")
+        c.execute("CREATE SCHEMA util")
+        c.execute("CREATE TABLE util.my_notes (note text)")
+        c.execute("INSERT INTO util.my_notes VALUES ('mine')")
+    p = ObjectSetProvider()
+    news = {"objects": objects, "connection": connection(pg, db), "preflight": False}
+    outs = p.create(p.check({}, news).inputs).outs
+    assert "util" in outs["adopted"]
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        c.execute("CREATE TABLE script_tracking.more_notes (note text)")
+        c.execute("INSERT INTO script_tracking.more_notes VALUES ('also mine')")
+    p.delete("x", outs)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert c.execute("SELECT note FROM util.my_notes").fetchall() == [("mine",)]
+        assert c.execute("SELECT note FROM script_tracking.more_notes").fetchall() == [("also mine",)]
+        left = c.execute("SELECT c.oid::regclass::text FROM pg_class c WHERE c.relnamespace IN "
+                         "('util'::regnamespace, 'script_tracking'::regnamespace) AND c.relkind IN ('r', 'v') "
+                         "ORDER BY 1").fetchall()
+        functions = c.execute("SELECT count(*) FROM pg_proc WHERE pronamespace IN "
+                              "('util'::regnamespace, 'script_tracking'::regnamespace)").fetchone()[0]
+    assert left == [("script_tracking.more_notes",), ("util.my_notes",)] and functions == 0
