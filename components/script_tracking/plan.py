@@ -21,8 +21,7 @@ from psycopg import sql
 from . import catalog
 from .db import ProviderError, describe
 from .desired import RETAINED
-from .kinds import (KINDS, ROLE_MARKER, PlanError, Replace, Statement, differences,  # noqa: F401 (re-exported)
-                    superuser_owner)
+from .kinds import KINDS, PlanError, Replace, Statement, differences, superuser_owner  # noqa: F401 (PlanError)
 from .sqlsource import identifier, normalize
 
 Objects = dict[str, dict[str, Any]]

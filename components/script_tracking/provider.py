@@ -6,22 +6,24 @@ one state entry and one PostgreSQL connection per operation, whatever the number
 of objects, and every apply is all-or-nothing for the whole database.
 
 Inputs: `objects` (key -> {kind, identity, statements, dependsOn}: each object's
-SQL as written in sql/), `connection` (a secret: it carries the password) and
-`preflight` (check the connection and privileges at preview). Outputs add
-`applied` (key -> catalog fingerprint right after the last apply), `adopted`
-(keys of objects that existed before the stack), `retained` (tables and
-sequences that left sql/ but keep their rows until destroy) and `drift` (key ->
-live fingerprint, or MISSING, where the catalog no longer matches `applied`,
-found by `read`) and `database` (the cluster's system identifier and the
-database's OID: a new address of the same database is an update, not a move). `pulumi preview --diff` shows the objects that change, with
-their SQL, as the difference of the `objects` input.
+SQL as written in sql/), `connection` (a secret: it carries the password),
+`preflight` (check the connection and privileges at preview), and `plan` with
+`planId`, which check fills in. Outputs add `applied` (key -> catalog fingerprint
+right after the last apply), `adopted` (keys of objects that existed before the
+stack), `retained` (tables and sequences that left sql/ but keep their rows until
+destroy), `drift` (key -> live fingerprint, or MISSING, where the catalog no longer
+matches `applied`, found by `read`), `planned` (the planId the last apply ran) and
+`database` (the cluster's system identifier and the database's OID: a new address of
+the same database is an update, not a move).
 
-  check   parses every statement with pglast; with `preflight`, connects and checks
-          privileges (one line per problem, at preview)
-  diff    per object: parser-normalized SQL (formatting and comments never count),
-          objects added or removed, drift; refuses destructive table changes
-  create  / update / delete: `plan` each object in dependency order, in one
-          serialized, bounded transaction
+  check   parses every statement with pglast; connects, checks privileges (with
+          `preflight`), makes the plan (plan.py: the live catalog against the desired
+          state rendered by the server, scratch.py) and, when it changes what exists,
+          runs it in a transaction that is rolled back: one line per problem, at preview
+  diff    the plan's objects (what preview --diff shows, with why and the statements),
+          what refresh found, a connection that changed; another database is a replace
+  create  / update / delete: the plan made again under the apply lock, run in one
+          serialized, bounded transaction, then every object checked against its SQL
   read    inspects every object on one connection (refresh, drift)
 
 The provider object holds no state and no credentials: it is pickled into the
@@ -42,15 +44,14 @@ from typing import Any, Iterable, Optional
 import pulumi
 from pglast import parse_sql
 from pglast.parser import ParseError
-import psycopg
-from psycopg import sql
 from pulumi.runtime import rpc
 from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateResult, DiffResult,
                             ReadResult, ResourceProvider, UpdateResult)
 
 from . import catalog
 from .db import Connection, ProviderError, TransientError, apply_transaction, session
-from .plan import ROLE_MARKER, Change, PlanError, check_applied, drop_changes, holds_rows, make_plan, render
+from .kinds import ROLE_MARKER
+from .plan import Change, PlanError, check_applied, drop_changes, holds_rows, make_plan, render
 from .plan import run as run_plan
 from .preflight import PreflightError, preflight
 from .scratch import desired_fingerprints
@@ -265,7 +266,7 @@ class ObjectSetProvider(ResourceProvider):
             return CheckResult(news, [CheckFailure("connection", str(conn["invalid"]))])
         if not failures and isinstance(conn, dict) and conn.get("host") and _known(conn) and _known(objects):
             try:
-                news = {**news, "plan": self._preview(olds, news)}
+                news = {**news, "plan": self._preview(olds, news), "planId": uuid.uuid4().hex}
             except TransientError:
                 if news.get("preflight"):
                     raise  # tried again (see _retried); in the end it is the error, one line
@@ -321,9 +322,8 @@ class ObjectSetProvider(ResourceProvider):
             _DETAILED.value = {"connection": UPDATE_REPLACE}
             return DiffResult(changes=True, replaces=replaces, delete_before_replace=True)
         plan = news.get("plan")
-        if plan and plan == olds.get("planned"):
-            plan = None  # the inputs the last apply ran with, not a new check (refresh diffs against them)
-        # the plan is shown as an addition (inputDiff false: the outputs hold no plan)
+        if news.get("planId") and news["planId"] == olds.get("planned"):
+            plan = {}  # the inputs the last apply ran with (what a refresh shows its findings against)
         detailed = None
         if plan is None:  # not made at check (a caller that skips it, a server it could not reach)
             try:
@@ -332,14 +332,17 @@ class ObjectSetProvider(ResourceProvider):
             except TransientError:  # unreachable: what the SQL says changed, applied (or failed) at up
                 plan = {k: {} for k in _sql_changes(olds["objects"], news["objects"])}
                 detailed = {_path("objects", k): UPDATE for k in plan}
+        # the plan is shown as an addition (inputDiff false: the outputs hold no plan); what a
+        # refresh found (drift) is a change too
         _DETAILED.value = detailed if detailed is not None else {_path("plan", k): ADD for k in plan}
+        _DETAILED.value.update({_path("objects", k): UPDATE for k in olds.get("drift") or {} if k not in plan})
         # where the password comes from is not the connection itself (a stack of an earlier
         # release learns it with its next change)
         connection_changed = {k: v for k, v in old_conn.items() if k != "passwordConfig"} != \
             {k: v for k, v in new_conn.items() if k != "passwordConfig"}
         if connection_changed:
             _DETAILED.value["connection"] = UPDATE
-        return DiffResult(changes=bool(plan) or connection_changed, replaces=[], delete_before_replace=True)
+        return DiffResult(changes=bool(_DETAILED.value), replaces=[], delete_before_replace=True)
 
     def _same_database(self, olds: dict, news: dict) -> bool:
         """Whether the new address reaches the database the installation is in: the
@@ -387,7 +390,7 @@ class ObjectSetProvider(ResourceProvider):
             applied = {k: catalog.recorded(new_objs[k]["kind"], v) for k, v in check_applied(pg, new_objs, desired).items()}
             database = catalog.database_identity(pg)
         retained = {k: v for k, v in retained.items() if k not in new_objs}
-        return {**news, "plan": {}, "planned": _shown(changes), "applied": applied, "adopted": sorted(adopted & set(new_objs)),
+        return {**news, "plan": {}, "planned": news.get("planId"), "applied": applied, "adopted": sorted(adopted & set(new_objs)),
                 "retained": retained, "drift": {}, "database": database}
 
     @_retried
@@ -437,7 +440,7 @@ class _ObjectSet(pulumi.dynamic.Resource):
             additional_secret_outputs=["connection"]))
         super().__init__(_PROVIDER, name, {
             "objects": objects, "connection": connection, "preflight": preflight_check, "plan": None,
-            "planned": None, "applied": None, "adopted": None, "retained": None, "drift": None, "database": None,
+            "planId": None, "planned": None, "applied": None, "adopted": None, "retained": None, "drift": None, "database": None,
         }, opts)
 
 

@@ -238,3 +238,53 @@ def test_objects_of_the_users_own_in_our_schemas_are_kept(pg, new_db):
         functions = c.execute("SELECT count(*) FROM pg_proc WHERE pronamespace IN "
                               "('util'::regnamespace, 'script_tracking'::regnamespace)").fetchone()[0]
     assert left == [("script_tracking.more_notes",), ("util.my_notes",)] and functions == 0
+
+
+@pytest.mark.parametrize("release", ["0.1", "0.2"])
+def test_adopting_an_older_release_installed_by_psql(release, pg, new_db, tmp_path):
+    """An install made with psql -f sql/install.sql of an earlier release (from this
+    clone's history), with tracked executions: preview plans the upgrade, up converges
+    (every object then equals a fresh install), the rows are kept, tracking works."""
+    import io
+    import subprocess
+    import tarfile
+
+    from script_tracking.desired import Settings, desired_objects
+    from script_tracking.provider import creation_order
+    from tests.conftest import REPO
+    from tests.e2e.test_upgrade import RELEASE_0_1, RELEASE_0_2
+
+    commit = {"0.1": RELEASE_0_1, "0.2": RELEASE_0_2}[release]
+    r = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit, "sql"], capture_output=True)
+    assert r.returncode == 0, f"release {release} ({commit}) is not in this clone's history"
+    tarfile.open(fileobj=io.BytesIO(r.stdout)).extractall(tmp_path, filter="data")
+    db = new_db()
+    pg.psql(db, file=tmp_path / "sql" / "install.sql")
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        hk = c.execute("SELECT script_tracking.track_operation('old', 'DEPLOYMENT')").fetchone()[0]
+        c.execute("SELECT script_tracking.complete_operation(%s, true)", (hk,))
+        before = c.execute("SELECT count(*) FROM script_tracking.script_execution_s").fetchone()[0]
+    settings = Settings(owner_role="")
+    wanted = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+                      "dependsOn": list(o.depends_on)} for o in desired_objects(settings)}
+    roles = {k: o for k, o in wanted.items() if o["kind"] == "role"}
+    objects = {k: o for k, o in wanted.items() if o["kind"] != "role"}
+    p = ObjectSetProvider()
+    for key in creation_order(roles):  # the shared roles, as sql:Role resources
+        one = {"objects": {key: roles[key]}, "connection": connection(pg, db), "preflight": False}
+        p.create(p.check({}, one).inputs)
+    news = {"objects": objects, "connection": connection(pg, db), "preflight": True}
+    checked = p.check({}, news)
+    assert checked.failures == [], [f.reason for f in checked.failures]
+    assert checked.inputs["plan"], "an earlier release differs"
+    p.create(checked.inputs)
+    assert p.check({}, news).inputs["plan"] == {}
+    fresh = new_db()
+    p.create(p.check({}, {**news, "connection": connection(pg, fresh)}).inputs)
+    upgraded, installed = _fingerprints(pg, db, objects), _fingerprints(pg, fresh, objects)
+    assert [k for k in objects if not catalog.same(objects[k]["kind"], upgraded[k], installed[k])] == []
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM script_tracking.script_execution_s").fetchone()[0] >= before
+        assert c.execute("SELECT status FROM script_tracking.get_execution_history(p_script_name => 'old')"
+                         ).fetchone()[0] == "COMPLETED"
+        c.execute("SELECT script_tracking.track_operation('new', 'ADHOC')")

@@ -80,7 +80,7 @@ def inspect(pg: psycopg.Connection, kind: str, identity: str, statements: list[s
 FORM = 3
 RETIRED = {"schema": ("owner",)}
 DIGESTED = {"function": "definition", "view": "definition"}
-ADDED = {"function": ("result", "arguments"), "view": ("columns",), "table": ("comment",),
+ADDED = {"function": ("result", "arguments"), "view": ("columns", "comment"), "table": ("comment",),
          "sequence": ("comment",), "schema": ("comment",), "index": ("comment",), "type": ("comment",)}
 
 
