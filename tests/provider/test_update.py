@@ -154,15 +154,15 @@ def test_changing_a_sequence_is_refused_and_leaves_it_alone(stack: Stack, pg):
 
 
 def test_index_change_is_rebuilt(stack: Stack, pg):
-    idx = "util.audit_log_resource_idx"
+    idx = "script_tracking.script_execution_h_type_recent_idx"
     stack.install([idx])
     obj = stack.obj(idx)
-    news = with_statements(obj, [obj.statements[0].replace("(resource_type, resource_id)",
-                                                           "(resource_id, resource_type)")])
+    news = with_statements(obj, [obj.statements[0].replace("(script_type, load_date DESC, execution_id DESC)",
+                                                           "(script_type, load_date DESC)")])
     assert news.statements != obj.statements
     assert stack.diff(obj, news=news).changes
     outs = stack.update(obj, news)
-    assert "(resource_id, resource_type)" in outs["applied"]["definition"]
+    assert "(script_type, load_date DESC)" in outs["applied"]["definition"]
 
 
 def test_filter_rows_follow_the_settings(stack: Stack, pg):
