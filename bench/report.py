@@ -73,15 +73,14 @@ def plot(rows: dict[str, list[Row]], path: Path) -> Path | None:
                 if "by_size" not in r.extra:
                     continue
                 sizes = [int(s) for s in r.extra["by_size"]]
-                ax.plot(sizes, [v["p95_ms"] for v in r.extra["by_size"].values()], "o-",
-                        label=r.figure.split(" p95")[0])
-            base = next(r for r in rs if "baseline_by_size" in r.extra).extra["baseline_by_size"]
-            ax.plot([int(s) for s in base], [v["p95_ms"] for v in base.values()], "s--", label="baseline top-100 scan")
-            ax.axhline(5.0, color="red", lw=0.8, ls=":", label="target 5 ms")
+                base = r.extra["query"].startswith("baseline")
+                ax.plot(sizes, [v["p95_ms"] for v in r.extra["by_size"].values()], "s--" if base else "o-",
+                        lw=0.8, ms=3, label=r.extra["query"])
+            ax.axhline(2.0, color="red", lw=0.8, ls=":", label="target 2 ms")
             ax.set_xscale("log")
             ax.set_xlabel("tracked executions")
             ax.set_ylabel("p95 latency (ms)")
-            ax.set_title("History / track_operation latency")
+            ax.set_title("get_execution_history, every filter")
         elif k == "deploy":
             rs = [r for r in rs if r.baseline is not None]
             x = range(len(rs))
@@ -102,7 +101,7 @@ def plot(rows: dict[str, list[Row]], path: Path) -> Path | None:
             ax.set_ylabel("time / time for one database")
             ax.set_title("Fleet rollout")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=5 if k == "history" else 7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
