@@ -293,7 +293,7 @@ def purge(b: Bench, db: str, oldest: int, batch: int = 1000) -> Row:
                       "batch_max_ms": max(batches)})
 
 
-def tracking(b: Bench, db: str, n: int, seconds: int, log) -> list[Row]:
+def tracking(b: Bench, db: str, n: int, seconds: int, log, reps: int = 2) -> list[Row]:
     """track + complete at n executions against an empty install (1 and 8 clients) and
     against plain INSERTs into empty copies of the tables (64 clients), interleaved."""
     empty = b.create_db("empty")
@@ -314,7 +314,7 @@ def tracking(b: Bench, db: str, n: int, seconds: int, log) -> list[Row]:
     rows = []
     for clients, against, path, target in ((1, empty, tracked, 0.9), (8, empty, tracked, 0.9), (64, empty, base, 0.8)):
         res: dict[str, list[dict]] = {"full": [], "base": []}
-        for rep in range(2):
+        for rep in range(reps):
             order = (("full", db, tracked), ("base", against, path))
             for name, d, p in (order if rep % 2 == 0 else order[::-1]):
                 with b.connect(d) as conn:
@@ -395,7 +395,7 @@ def _run(b: Bench, quick: bool, sizes, calls: int, seconds: int, log) -> list[Ro
     with b.connect(db) as conn:
         rows.append(storage(conn, big))
     log(f"  storage: {rows[-1].value:.0f} MiB per 10^6 executions (previous indexes: {rows[-1].baseline:.0f})")
-    rows += tracking(b, db, big, seconds, log)
+    rows += tracking(b, db, big, seconds, log, reps=1 if quick else 2)
     rows.append(purge(b, db, max(1000, big // 100)))
     log(f"  purge: {rows[-1].value:.0f} exec/s, longest batch {rows[-1].extra['batch_max_ms']:.0f} ms")
     return rows
