@@ -71,8 +71,9 @@ test: venv toolchain
 test-pg: venv toolchain
 	ST_PG_MAJOR=$(MAJOR) $(PY) -m pytest -q tests/sql tests/provider tests/e2e/test_lifecycle.py
 
+# SIZE=large: the history benchmark at 10^7 executions (about 10 minutes to load) instead of 10^5
 bench: venv toolchain
-	$(PY) -m bench
+	$(PY) -m bench --size $(or $(SIZE),quick)
 
 # every local server of this checkout and its data (wherever it lives), then the tools
 clean:

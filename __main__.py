@@ -31,7 +31,7 @@ SETTING_KEYS = {
     "ddl_include_tags": "ddlIncludeTags", "ddl_exclude_tags": "ddlExcludeTags", "sql_dir": "sqlDir",
     "lock_timeout_ms": "lockTimeoutMs", "statement_timeout_ms": "statementTimeoutMs",
     "max_script_name_chars": "maxScriptNameChars", "max_details_bytes": "maxDetailsBytes",
-    "max_error_message_chars": "maxErrorMessageChars",
+    "max_error_message_chars": "maxErrorMessageChars", "retention_days": "retentionDays",
 }
 SERVER_KEYS = ("host", "port", "username", "password", "sslmode", "databases")
 
@@ -102,6 +102,7 @@ settings: Settings = checked(lambda: Settings(
     max_script_name_chars=get_int(st, "maxScriptNameChars"),
     max_details_bytes=get_int(st, "maxDetailsBytes"),
     max_error_message_chars=get_int(st, "maxErrorMessageChars"),
+    retention_days=get_int(st, "retentionDays"),
     sql_dir=Path(st.get("sqlDir") or Path(__file__).resolve().parent / "sql").resolve(),
 ), setting_key)
 timeouts = {"lock_timeout_ms": st.get("lockTimeoutMs") or 5000,

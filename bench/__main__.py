@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only throughput,ddl,history,deploy,fleet]
+"""python -m bench [--quick] [--size quick|large] [--only throughput,ddl,history,deploy,fleet]
 
 Starts a throwaway PostgreSQL cluster, runs the chosen benchmarks (each against a
 baseline measured in the same run), prints the table and writes bench/results/.
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ddl-reps", type=int, help="DDL: runs per mode")
     p.add_argument("--history-sizes", help="history: comma-separated sizes (default 10000,100000,1000000)")
     p.add_argument("--history-calls", type=int, help="history: calls per query and size")
+    p.add_argument("--size", choices=("quick", "large"), default="quick",
+                   help="history: load up to 10^5 executions (quick) or 10^7 (large, about 10 minutes)")
     p.add_argument("--deploy-reps", type=int, help="deploy: repetitions")
     p.add_argument("--fleet-sizes", help="fleet: comma-separated database counts (default 1,10,50)")
     a = p.parse_args(argv)
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                        **({"clients": tuple(int(x) for x in a.clients.split(","))} if a.clients else {})},
         "ddl": {"statements": a.ddl_statements, "reps": a.ddl_reps},
         "history": {"sizes": tuple(int(x) for x in a.history_sizes.split(",")) if a.history_sizes else None,
-                    "calls": a.history_calls},
+                    "calls": a.history_calls, "size": a.size, "seconds": a.seconds},
         "deploy": {"reps": a.deploy_reps},
         "fleet": {"sizes": tuple(int(x) for x in a.fleet_sizes.split(",")) if a.fleet_sizes else None},
     }
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.table(flat))
     from pathlib import Path
-    jpath, ppath = report.write({"started": started, "quick": a.quick, "machine": info,
+    jpath, ppath = report.write({"started": started, "quick": a.quick, "size": a.size, "machine": info,
                                  "seconds_per_benchmark": timings, "rows": rows}, Path(a.out))
     print(f"\nresults: {jpath}" + (f", {ppath}" if ppath else ""))
     missed = [r.figure for r in flat if r.met is False]

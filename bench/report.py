@@ -50,11 +50,13 @@ def plot(rows: dict[str, list[Row]], path: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     panels = [k for k in ("throughput", "ddl", "history", "deploy", "fleet") if rows.get(k)]
+    if any("runs" in r.extra for r in rows.get("history", ())):
+        panels.insert(panels.index("history") + 1, "history-tracking")
     if not panels:
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, k in zip(axes[0], panels):
-        rs = rows[k]
+        rs = rows.get(k, [])
         if k == "throughput":
             cl = [r.extra["clients"] for r in rs]
             ax.plot(cl, [r.value for r in rs], "o-", label="track + complete")
@@ -73,15 +75,22 @@ def plot(rows: dict[str, list[Row]], path: Path) -> Path | None:
                 if "by_size" not in r.extra:
                     continue
                 sizes = [int(s) for s in r.extra["by_size"]]
-                ax.plot(sizes, [v["p95_ms"] for v in r.extra["by_size"].values()], "o-",
-                        label=r.figure.split(" p95")[0])
-            base = next(r for r in rs if "baseline_by_size" in r.extra).extra["baseline_by_size"]
-            ax.plot([int(s) for s in base], [v["p95_ms"] for v in base.values()], "s--", label="baseline top-100 scan")
-            ax.axhline(5.0, color="red", lw=0.8, ls=":", label="target 5 ms")
+                base = r.extra["query"].startswith("baseline")
+                ax.plot(sizes, [v["p95_ms"] for v in r.extra["by_size"].values()], "s--" if base else "o-",
+                        lw=0.8, ms=3, label=r.extra["query"])
+            ax.axhline(2.0, color="red", lw=0.8, ls=":", label="target 2 ms")
             ax.set_xscale("log")
             ax.set_xlabel("tracked executions")
             ax.set_ylabel("p95 latency (ms)")
-            ax.set_title("History / track_operation latency")
+            ax.set_title("get_execution_history, every filter")
+        elif k == "history-tracking":
+            rs = [r for r in rows["history"] if "runs" in r.extra]
+            x = range(len(rs))
+            ax.bar([i - 0.2 for i in x], [r.value for r in rs], 0.4, label="tracked, at the largest size")
+            ax.bar([i + 0.2 for i in x], [r.baseline for r in rs], 0.4, label="baseline (empty install / INSERTs)")
+            ax.set_xticks(list(x), [f"{r.extra['clients']} clients\n{r.ratio:.2f}x" for r in rs])
+            ax.set_ylabel("executions/s")
+            ax.set_title("Tracking at the largest size")
         elif k == "deploy":
             rs = [r for r in rs if r.baseline is not None]
             x = range(len(rs))
@@ -102,8 +111,23 @@ def plot(rows: dict[str, list[Row]], path: Path) -> Path | None:
             ax.set_ylabel("time / time for one database")
             ax.set_title("Fleet rollout")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=5 if k == "history" else 7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def replot(results_json: Path, out: Path) -> Path | None:
+    """The plot of a results file again, in the format out's suffix names (.svg for docs/)."""
+    import matplotlib
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: a small, diffable file
+    data = json.loads(results_json.read_text())
+    rows = {k: [Row(**r) for r in v] for k, v in data["rows"].items()}
+    return plot(rows, out)
+
+
+if __name__ == "__main__":
+    import sys
+    # python -m bench.report bench/results/latest.json docs/benchmarks-history.svg
+    replot(Path(sys.argv[1]), Path(sys.argv[2]))

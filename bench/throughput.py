@@ -57,9 +57,13 @@ ALTER TABLE bench_base.script_execution_s
 CLIENTS = (1, 8, 32, 64)
 
 
-def pgbench(b: Bench, db: str, script_path, clients: int, seconds: int) -> dict:
+def pgbench(b: Bench, db: str, script_path, clients: int, seconds: int | None, transactions: int | None = None
+            ) -> dict:
+    """One pgbench run: `seconds` long, or `transactions` per client. The result has the
+    per-transaction latencies (ms, sorted) under "latencies_ms"."""
+    length = ["-T", str(seconds)] if transactions is None else ["-t", str(transactions)]
     args = [str(bin_dir() / "pgbench"), "-n", "-f", str(script_path), "-c", str(clients),
-            "-j", str(min(clients, 2)), "-T", str(seconds), "--failures-detailed",
+            "-j", str(min(clients, 2)), *length, "--failures-detailed",
             "-l", "--log-prefix", str(b.tmp / f"pgb_{script_path.stem}_{clients}"),
             "-h", "127.0.0.1", "-p", str(b.cluster.port), "-U", "postgres", db]
     for f in b.tmp.glob(f"pgb_{script_path.stem}_{clients}*"):
@@ -84,7 +88,7 @@ def pgbench(b: Bench, db: str, script_path, clients: int, seconds: int) -> dict:
     return {"tps": tps, "transactions": done, "failed": failed, "aborted": aborted,
             "errors": failed + (1 if aborted else 0), "stderr": r.stderr[-500:] if aborted else "",
             "p50_ms": lat[len(lat) // 2] if lat else None,
-            "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None}
+            "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None, "latencies_ms": lat}
 
 
 def run(b: Bench, quick: bool = False, seconds: int | None = None, clients=CLIENTS, log=print) -> list[Row]:
@@ -107,6 +111,7 @@ def run(b: Bench, quick: bool = False, seconds: int | None = None, clients=CLIEN
             with b.connect(db) as conn:  # keep tables from bloating across points
                 conn.execute("CHECKPOINT")
             res[name] = pgbench(b, db, path, c, seconds)
+            del res[name]["latencies_ms"]
             log(f"  throughput {c:>2} clients {name:8}: {res[name]['tps']:9.1f} exec/s "
                 f"p50 {res[name]['p50_ms']:.2f} ms p99 {res[name]['p99_ms']:.2f} ms errors {res[name]['errors']}")
         t, base = res["tracked"], res["baseline"]

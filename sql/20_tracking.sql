@@ -16,14 +16,22 @@
 -- (script_tracking.tracking_limit, defaults in script_tracking.limit_value);
 -- errors echo at most a short prefix of any input (script_tracking.shorten).
 --
--- History query strategy: get_execution_history walks the hub newest-first
--- through an index on (load_date DESC, execution_id DESC) (or the
--- (script_name, ...) / (script_type, ...) variants when those filters are
--- given) and, per hub row, fetches the latest satellite version with a LATERAL
--- backward scan of the satellite primary key (hk, version_number) LIMIT 1.
--- That is an index-driven top-N: cost ~ p_limit index probes, independent of
--- table size, and the satellite stays strictly insert-only (no denormalized
--- "latest status" column to update on the hub).
+-- History query strategy: get_execution_history walks newest-first through an
+-- index and, per execution, fetches the latest satellite version with a LATERAL
+-- backward scan of the satellite primary key (hk, version_number) LIMIT 1: an
+-- index-driven top-N, ~p_limit index probes whatever the table size. What it
+-- walks depends on the status filter, so that rare statuses cost no more than
+-- common ones:
+--   * none or COMPLETED: the hub, by (load_date DESC, execution_id DESC) or the
+--     (script_name, ...) / (script_type, ...) variants;
+--   * FAILED: the satellite's FAILED versions (small partial indexes keyed by
+--     start_time, which is the hub's load_date in every version);
+--   * RUNNING: script_execution_running, the executions started and not yet
+--     completed (track_operation adds a row, complete_operation removes it).
+-- The satellite stays strictly insert-only (no "latest status" column to update).
+--
+-- Retention: purge_executions deletes executions older than an age (hub rows,
+-- their versions, running-set and audit rows) in short batches (see its comment).
 
 CREATE SEQUENCE script_tracking.script_execution_version_seq AS bigint;
 
@@ -59,15 +67,17 @@ CREATE TABLE script_tracking.tracking_limit (
     name  text    NOT NULL CONSTRAINT tracking_limit_pk PRIMARY KEY,
     value integer NOT NULL,
     CONSTRAINT tracking_limit_name_ck
-        CHECK (name IN ('script_name_chars', 'details_bytes', 'error_message_chars')),
+        CHECK (name IN ('script_name_chars', 'details_bytes', 'error_message_chars', 'retention_days')),
     CONSTRAINT tracking_limit_value_ck
-        CHECK (value > 0 AND (name <> 'script_name_chars' OR value <= 255))
+        CHECK (value > 0 AND (name <> 'script_name_chars' OR value <= 255)
+               AND (name <> 'retention_days' OR value <= 36500))
 );
 
 COMMENT ON TABLE script_tracking.tracking_limit IS
 'Size limits of the tracking functions, by name: script_name_chars (1-255, default 255; SQLSTATE ST002), '
 'details_bytes (the details JSON as text, default 65536; ST007), error_message_chars (default 65536; ST008). '
-'A missing row means the default (script_tracking.limit_value).';
+'A missing row means the default (script_tracking.limit_value). '
+'retention_days (1-36500, no row = no retention): the age purge_executions() purges executions at.';
 
 REVOKE ALL ON TABLE script_tracking.tracking_limit FROM PUBLIC;
 
@@ -167,13 +177,38 @@ COMMENT ON TABLE script_tracking.script_execution_s IS
 'db_session_user is the login role (session_user), client_addr/application_name identify the client. '
 'script_name/script_type are copied from the hub (whose CHECK constraint enforces the closed type set).';
 
-CREATE UNIQUE INDEX script_execution_s_one_running_uq
-    ON script_tracking.script_execution_s (script_execution_hk) WHERE status = 'RUNNING';
-
 CREATE UNIQUE INDEX script_execution_s_one_final_uq
     ON script_tracking.script_execution_s (script_execution_hk) WHERE status IN ('COMPLETED', 'FAILED');
 
 REVOKE ALL ON TABLE script_tracking.script_execution_s FROM PUBLIC;
+
+-- FAILED versions, newest first: few of them, so small indexes; a FAILED version is
+-- always an execution's last (complete_operation refuses a second final version).
+CREATE INDEX script_execution_s_failed_recent_idx
+    ON script_tracking.script_execution_s (start_time DESC) WHERE status = 'FAILED';
+
+CREATE INDEX script_execution_s_failed_name_idx
+    ON script_tracking.script_execution_s (script_name, start_time DESC) WHERE status = 'FAILED';
+
+CREATE INDEX script_execution_s_failed_type_idx
+    ON script_tracking.script_execution_s (script_type, start_time DESC) WHERE status = 'FAILED';
+
+CREATE TABLE script_tracking.script_execution_running (
+    script_execution_hk bytea       NOT NULL CONSTRAINT script_execution_running_pk PRIMARY KEY,
+    load_date           timestamptz NOT NULL,
+    execution_id        bigint      NOT NULL
+);
+
+COMMENT ON TABLE script_tracking.script_execution_running IS
+'The executions started by track_operation and not completed yet (hash key, and the hub''s load_date and '
+'execution_id for the newest-first order): get_execution_history(p_status => ''RUNNING'') reads it instead of '
+'the whole history. track_operation inserts, complete_operation and purge_executions delete; '
+'rebuild_running_set() makes it again from the satellite (once, after upgrading an installation made before it).';
+
+CREATE INDEX script_execution_running_recent_idx
+    ON script_tracking.script_execution_running (load_date DESC, execution_id DESC);
+
+REVOKE ALL ON TABLE script_tracking.script_execution_running FROM PUBLIC;
 
 CREATE FUNCTION script_tracking.track_operation(
     p_script_name text,
@@ -232,6 +267,9 @@ BEGIN
     VALUES (v_hk, v_now, 'script_tracking.track_operation', p_script_name, v_type, 'RUNNING', v_now,
             SESSION_USER, pg_catalog.inet_client_addr(),
             pg_catalog.current_setting('application_name', true), COALESCE(p_details, '{}'::jsonb));
+
+    INSERT INTO script_tracking.script_execution_running (script_execution_hk, load_date, execution_id)
+    VALUES (v_hk, v_now, v_id);
 
     PERFORM util.log_audit_event(
         'SCRIPT_EXECUTION_STARTED'::text,
@@ -340,6 +378,8 @@ BEGIN
             USING ERRCODE = 'ST005';
     END;
 
+    DELETE FROM script_tracking.script_execution_running r WHERE r.script_execution_hk = p_execution_hk;
+
     PERFORM util.log_audit_event(
         ('SCRIPT_EXECUTION_' || v_status)::text,
         'SCRIPT_EXECUTION'::text,
@@ -395,6 +435,8 @@ DECLARE
     v_type   text    := pg_catalog.upper(pg_catalog.btrim(p_script_type));
     v_status text    := pg_catalog.upper(pg_catalog.btrim(p_status));
     v_limit  integer := COALESCE(p_limit, 100);
+    v_from   text;
+    v_order  text;
     v_where  text    := '';
 BEGIN
     IF v_limit < 0 THEN
@@ -415,6 +457,33 @@ BEGIN
     -- Only the filters actually given go into the query, and EXECUTE plans it
     -- with the actual values: each call gets the index-driven plan for its
     -- filters (no generic plan with "param IS NULL OR ..." predicates).
+    -- What is walked newest-first depends on the status (see the file's header). For
+    -- FAILED and RUNNING the hub row is a primary-key probe per row walked (LIMIT 1 keeps
+    -- it a nested loop whatever the estimates); a version's start_time is its hub row's
+    -- load_date, so the walk's order is the result's.
+    IF v_status = 'FAILED' THEN
+        v_from := ' FROM script_tracking.script_execution_s f'
+                  ' CROSS JOIN LATERAL (SELECT h1.* FROM script_tracking.script_execution_h h1'
+                  '       WHERE h1.script_execution_hk = f.script_execution_hk AND h1.load_date = f.start_time'
+                  '       LIMIT 1) h';
+        v_where := ' AND f.status = ''FAILED''';
+        v_order := 'f.start_time DESC, h.execution_id DESC';
+        IF p_script_name IS NOT NULL THEN v_where := v_where || ' AND f.script_name = $1'; END IF;
+        IF v_type IS NOT NULL        THEN v_where := v_where || ' AND f.script_type = $2'; END IF;
+        IF p_from IS NOT NULL        THEN v_where := v_where || ' AND f.start_time >= $4'; END IF;
+        IF p_to IS NOT NULL          THEN v_where := v_where || ' AND f.start_time < $5'; END IF;
+    ELSIF v_status = 'RUNNING' THEN
+        v_from := ' FROM script_tracking.script_execution_running r'
+                  ' CROSS JOIN LATERAL (SELECT h1.* FROM script_tracking.script_execution_h h1'
+                  '       WHERE h1.script_execution_hk = r.script_execution_hk'
+                  '       LIMIT 1) h';
+        v_order := 'r.load_date DESC, r.execution_id DESC';
+        IF p_from IS NOT NULL        THEN v_where := v_where || ' AND r.load_date >= $4'; END IF;
+        IF p_to IS NOT NULL          THEN v_where := v_where || ' AND r.load_date < $5'; END IF;
+    ELSE
+        v_from := ' FROM script_tracking.script_execution_h h';
+        v_order := 'h.load_date DESC, h.execution_id DESC';
+    END IF;
     IF p_script_name IS NOT NULL THEN v_where := v_where || ' AND h.script_name = $1'; END IF;
     IF v_type IS NOT NULL        THEN v_where := v_where || ' AND h.script_type = $2'; END IF;
     IF v_status IS NOT NULL      THEN v_where := v_where || ' AND s.status = $3'; END IF;
@@ -425,7 +494,7 @@ BEGIN
         'SELECT h.script_execution_hk, h.execution_id, h.script_name, h.script_type, s.status, '
         '       s.version_number, s.start_time, s.end_time, s.duration, s.error_message, '
         '       s.db_session_user, s.client_addr, s.application_name, s.details, h.record_source '
-        '  FROM script_tracking.script_execution_h h '
+        || v_from ||
         ' CROSS JOIN LATERAL ( '
         '       SELECT s1.status, s1.version_number, s1.start_time, s1.end_time, s1.duration, '
         '              s1.error_message, s1.db_session_user, s1.client_addr, s1.application_name, s1.details '
@@ -434,7 +503,7 @@ BEGIN
         '        ORDER BY s1.version_number DESC '
         '        LIMIT 1) s '
         ' WHERE true' || v_where ||
-        ' ORDER BY h.load_date DESC, h.execution_id DESC '
+        ' ORDER BY ' || v_order ||
         ' LIMIT $6'
         USING p_script_name, v_type, v_status, p_from, p_to, v_limit;
 END;
@@ -443,10 +512,136 @@ $$;
 COMMENT ON FUNCTION script_tracking.get_execution_history(text, text, text, timestamptz, timestamptz, integer) IS
 'The latest version of each execution, newest first (by start time), optionally filtered by script name, '
 'script type, status (of the latest version), start time range [p_from, p_to) and limited to p_limit rows '
-'(NULL = 100). Index-driven top-N over the hub, latest satellite version per execution via LATERAL. '
+'(NULL = 100). Index-driven top-N whatever the filters: over the hub, the FAILED versions or the running set, '
+'latest satellite version per execution via LATERAL. '
 'Errors: ST003 unknown script type, ST006 unknown status or negative limit.';
 
 REVOKE ALL ON FUNCTION script_tracking.get_execution_history(text, text, text, timestamptz, timestamptz, integer) FROM PUBLIC;
+
+CREATE FUNCTION script_tracking.purge_executions(
+    p_older_than interval DEFAULT NULL,
+    p_batch_size integer  DEFAULT 1000
+) RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '1s'
+AS $$
+DECLARE
+    v_age    interval := p_older_than;
+    v_before timestamptz;
+    v_hks    bytea[];
+    v_keys   text[];
+    v_ids    numeric[];
+BEGIN
+    IF v_age IS NULL THEN
+        SELECT pg_catalog.make_interval(days => l.value)
+          INTO v_age
+          FROM script_tracking.tracking_limit l
+         WHERE l.name = 'retention_days';
+        IF v_age IS NULL THEN
+            RETURN 0;  -- no retention configured: nothing to do
+        END IF;
+    END IF;
+    IF v_age <= interval '0' THEN
+        RAISE EXCEPTION 'age must be positive (got %)', v_age
+            USING ERRCODE = 'ST006';
+    END IF;
+    IF p_batch_size IS NULL OR p_batch_size NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'batch size must be 1 to 100000 (got %)', COALESCE(p_batch_size::text, 'NULL')
+            USING ERRCODE = 'ST006';
+    END IF;
+    v_before := pg_catalog.now() - v_age;
+
+    -- One batch: the oldest executions (the hub's recent index, backwards). Rows another
+    -- session holds (a complete_operation under way) are skipped, never waited for; the
+    -- ones taken are locked until this transaction ends, which one batch keeps short.
+    SELECT pg_catalog.array_agg(v.script_execution_hk),
+           pg_catalog.array_agg(pg_catalog.encode(v.script_execution_hk, 'hex')),
+           pg_catalog.array_agg(v.execution_id::numeric)
+      INTO v_hks, v_keys, v_ids
+      FROM (SELECT h.script_execution_hk, h.execution_id
+              FROM script_tracking.script_execution_h h
+             WHERE h.load_date < v_before
+             ORDER BY h.load_date, h.execution_id
+             LIMIT p_batch_size
+               FOR UPDATE SKIP LOCKED) v;
+    IF v_hks IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    -- their audit rows through util.audit_log_execution_idx (its predicate repeated)
+    DELETE FROM util.audit_log a
+     WHERE a.resource_type = 'SCRIPT_EXECUTION'
+       AND pg_catalog.jsonb_typeof(a.details -> 'execution_id') = 'number'
+       AND ((a.details ->> 'execution_id')::numeric) = ANY (v_ids)
+       AND a.resource_id = ANY (v_keys);
+    DELETE FROM script_tracking.script_execution_s s WHERE s.script_execution_hk = ANY (v_hks);
+    DELETE FROM script_tracking.script_execution_running r WHERE r.script_execution_hk = ANY (v_hks);
+    DELETE FROM script_tracking.script_execution_h h WHERE h.script_execution_hk = ANY (v_hks);
+
+    -- the purge itself stays on record
+    PERFORM util.log_audit_event(
+        'EXECUTIONS_PURGED'::text,
+        'RETENTION'::text,
+        NULL::text,
+        SESSION_USER::text,
+        pg_catalog.jsonb_build_object('executions', pg_catalog.cardinality(v_hks),
+                                      'started_before', v_before)::jsonb);
+    RETURN pg_catalog.cardinality(v_hks);
+END;
+$$;
+
+COMMENT ON FUNCTION script_tracking.purge_executions(interval, integer) IS
+'Retention: deletes one batch (at most p_batch_size, default 1000) of the oldest executions started more than '
+'p_older_than ago (NULL = the retention_days row of script_tracking.tracking_limit; no row = retention off, '
+'returns 0): their hub row, satellite versions, running-set row and util.audit_log rows, and records an '
+'EXECUTIONS_PURGED audit event. Returns how many executions it purged; call it again (each call its own '
+'transaction) until it returns 0. Skips rows other sessions hold, waits at most 1 s for a table lock. '
+'Errors: ST006 age not positive or batch size outside 1..100000.';
+
+REVOKE ALL ON FUNCTION script_tracking.purge_executions(interval, integer) FROM PUBLIC;
+
+CREATE FUNCTION script_tracking.rebuild_running_set()
+RETURNS integer
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_added integer;
+BEGIN
+    -- No lock against tracking: a row of an execution completed meanwhile is harmless
+    -- (the history checks each execution's latest version) and goes at its purge.
+    INSERT INTO script_tracking.script_execution_running (script_execution_hk, load_date, execution_id)
+    SELECT h.script_execution_hk, h.load_date, h.execution_id
+      FROM script_tracking.script_execution_s s
+      JOIN script_tracking.script_execution_h h ON h.script_execution_hk = s.script_execution_hk
+     WHERE s.status = 'RUNNING'
+       AND NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s later
+                        WHERE later.script_execution_hk = s.script_execution_hk
+                          AND later.version_number > s.version_number)
+    ON CONFLICT (script_execution_hk) DO NOTHING;
+    GET DIAGNOSTICS v_added = ROW_COUNT;
+    DELETE FROM script_tracking.script_execution_running r
+     WHERE NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s s
+                        WHERE s.script_execution_hk = r.script_execution_hk AND s.status = 'RUNNING'
+                          AND NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s later
+                                           WHERE later.script_execution_hk = s.script_execution_hk
+                                             AND later.version_number > s.version_number));
+    RETURN v_added;
+END;
+$$;
+
+COMMENT ON FUNCTION script_tracking.rebuild_running_set() IS
+'Makes script_tracking.script_execution_running hold exactly the executions whose latest version is RUNNING; '
+'returns how many rows it added. Needed once after upgrading an installation made before the running set '
+'existed (its executions still running are missing from p_status => ''RUNNING'' until then). Reads the whole '
+'satellite; takes no lock that stops tracking.';
+
+REVOKE ALL ON FUNCTION script_tracking.rebuild_running_set() FROM PUBLIC;
 
 CREATE FUNCTION public.track_operation(
     p_script_name text,

@@ -20,10 +20,11 @@ from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, identifie
 FILTER_TABLE = "script_tracking.ddl_tracker_filter"
 LIMIT_TABLE = "script_tracking.tracking_limit"
 # Settings field -> (row of the limit table, the largest value it takes); unset = the
-# table's default (script_tracking.limit_value in sql/)
+# table's default (script_tracking.limit_value in sql/), for retention_days: no retention
 LIMITS = {"max_script_name_chars": ("script_name_chars", 255),
           "max_details_bytes": ("details_bytes", 2**31 - 1),
-          "max_error_message_chars": ("error_message_chars", 2**31 - 1)}
+          "max_error_message_chars": ("error_message_chars", 2**31 - 1),
+          "retention_days": ("retention_days", 36500)}
 # Objects that hold state: when they leave sql/ they stay in the database with their
 # rows (the provider records them as retained); destroy drops them.
 RETAINED = ("table", "sequence")
@@ -71,6 +72,8 @@ class Settings:
     max_script_name_chars: int | None = None
     max_details_bytes: int | None = None
     max_error_message_chars: int | None = None
+    # the age script_tracking.purge_executions() purges at; None = no retention
+    retention_days: int | None = None
     sql_dir: Path = field(default=SQL_DIR)
 
     def __post_init__(self) -> None:

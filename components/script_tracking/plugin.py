@@ -76,6 +76,9 @@ class ScriptTrackingInputs(TypedDict):
     """Largest details JSON track_operation takes, in bytes as text (default 65536; ST007)."""
     max_error_message_chars: NotRequired[int]
     """Longest error message complete_operation takes (default 65536; ST008)."""
+    retention_days: NotRequired[int]
+    """Age in days (1..36500) at which script_tracking.purge_executions() purges executions (default: no
+    retention; schedule the purge yourself, see docs/sql.md)."""
     preflight: NotRequired[bool]
     """Check at preview that the server answers and the login has the privileges needed (default true)."""
 

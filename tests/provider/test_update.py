@@ -154,15 +154,15 @@ def test_changing_a_sequence_is_refused_and_leaves_it_alone(stack: Stack, pg):
 
 
 def test_index_change_is_rebuilt(stack: Stack, pg):
-    idx = "util.audit_log_resource_idx"
+    idx = "script_tracking.script_execution_h_type_recent_idx"
     stack.install([idx])
     obj = stack.obj(idx)
-    news = with_statements(obj, [obj.statements[0].replace("(resource_type, resource_id)",
-                                                           "(resource_id, resource_type)")])
+    news = with_statements(obj, [obj.statements[0].replace("(script_type, load_date DESC, execution_id DESC)",
+                                                           "(script_type, load_date DESC)")])
     assert news.statements != obj.statements
     assert stack.diff(obj, news=news).changes
     outs = stack.update(obj, news)
-    assert "(resource_id, resource_type)" in outs["applied"]["definition"]
+    assert "(script_type, load_date DESC)" in outs["applied"]["definition"]
 
 
 def test_filter_rows_follow_the_settings(stack: Stack, pg):
@@ -201,3 +201,24 @@ def test_size_limits_follow_the_settings(stack: Stack, pg):
     stack.update(limited, data)  # back to the defaults
     with _db(stack, pg) as c:
         c.execute("SELECT script_tracking.track_operation('eleven chars', 'ADHOC')")
+
+
+def test_retention_days_follow_the_settings(stack: Stack, pg):
+    from script_tracking.desired import LIMIT_TABLE, Settings, desired_objects
+    stack.install([TRACK, "script_tracking.purge_executions(interval, integer)"])
+    data = stack.obj(LIMIT_TABLE, kind="data")
+    stack.create(data)
+    kept = next(o for o in desired_objects(Settings(retention_days=7))
+                if o.kind == "data" and o.identity == LIMIT_TABLE)
+    assert stack.diff(data, news=kept).changes
+    stack.update(data, kept)
+    with _db(stack, pg) as c:
+        hk = c.execute("SELECT script_tracking.track_operation('old', 'ADHOC')").fetchone()[0]
+        c.execute("UPDATE script_tracking.script_execution_h SET load_date = load_date - interval '8 days'"
+                  " WHERE script_execution_hk = %s", (hk,))
+        assert c.execute("SELECT script_tracking.purge_executions()").fetchone()[0] == 1
+    stack.update(kept, data)  # off again
+    with _db(stack, pg) as c:
+        c.execute("SELECT script_tracking.track_operation('old', 'ADHOC')")
+        c.execute("UPDATE script_tracking.script_execution_h SET load_date = load_date - interval '8 days'")
+        assert c.execute("SELECT script_tracking.purge_executions()").fetchone()[0] == 0

@@ -316,7 +316,8 @@ def test_a_bad_owner_role_is_one_line_naming_the_setting(settings, problem):
 
 
 @pytest.mark.parametrize("field, value", [("max_script_name_chars", 256), ("max_details_bytes", 0),
-                                          ("max_error_message_chars", "big")])
+                                          ("max_error_message_chars", "big"), ("retention_days", 0),
+                                          ("retention_days", 36501)])
 def test_a_limit_out_of_range_is_one_line_naming_the_setting(field, value):
     with pytest.raises(SettingsError) as exc:
         Settings(**{field: value})

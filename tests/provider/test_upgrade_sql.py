@@ -1,0 +1,88 @@
+"""An installation of the release before the running set and the retention purge
+(its sql/ from this repository's history) with history in it, upgraded through the
+provider to this sql/: the plan is additive (new table, indexes and functions, two
+indexes dropped, the limit table's CHECK widened), the history is kept, and after
+rebuild_running_set() every filter answers as before, the purge included."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+
+import psycopg
+import pytest
+
+from script_tracking.desired import Settings, desired_objects
+from script_tracking.provider import ObjectSetProvider
+from script_tracking.sqlsource import object_key
+
+from tests.conftest import REPO
+
+from .support import connection
+
+# the last commit before the running set (issue 12)
+PREVIOUS = "e305954"
+
+
+def _previous_sql(tmp_path):
+    r = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", PREVIOUS, "sql"], capture_output=True)
+    if r.returncode:
+        pytest.fail(f"the previous release ({PREVIOUS}) is not in this clone's history: {r.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(r.stdout)) as tar:
+        tar.extractall(tmp_path, filter="data")
+    return tmp_path / "sql"
+
+
+def _props(pg, db: str, settings: Settings) -> dict:
+    # roles and grants are other resources in a stack (sql:Role); none are needed here
+    objects = [o for o in desired_objects(settings) if o.kind not in ("role", "grant")]
+    return {"objects": {object_key(o.kind, o.identity): {"kind": o.kind, "identity": o.identity,
+                                                          "statements": list(o.statements),
+                                                          "dependsOn": list(o.depends_on)} for o in objects},
+            "connection": connection(pg, db), "preflight": False}
+
+
+def test_the_previous_release_upgrades_with_its_history(pg, db, tmp_path):
+    old = Settings(owner_role="", sql_dir=_previous_sql(tmp_path))
+    p = ObjectSetProvider()
+    outs = p.create(_props(pg, db, old)).outs
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        hks = [c.execute("SELECT track_operation(%s, 'MIGRATION')", (f"s{i}",)).fetchone()[0] for i in range(9)]
+        for i, hk in enumerate(hks[:6]):
+            c.execute("SELECT complete_operation(%s, %s)", (hk, i % 2 == 0))
+        history = c.execute("SELECT * FROM script_tracking.get_execution_history(p_script_type => 'MIGRATION')"
+                            ).fetchall()
+
+    new = _props(pg, db, Settings(owner_role="", retention_days=30))
+    diff = p.diff("x", outs, new)
+    assert diff.changes
+    outs = p.update("x", outs, new).outs
+    assert p.diff("x", outs, new).changes is False
+
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert c.execute("SELECT to_regclass('util.audit_log_resource_idx'),"
+                         " to_regclass('script_tracking.script_execution_s_one_running_uq'),"
+                         " to_regclass('util.audit_log_execution_idx') IS NOT NULL").fetchone() == (None, None, True)
+        assert c.execute("SELECT * FROM script_tracking.get_execution_history(p_script_type => 'MIGRATION')"
+                         ).fetchall() == history
+
+        def running() -> list:
+            return [r[0] for r in c.execute("SELECT script_execution_hk FROM"
+                                            " script_tracking.get_execution_history(p_status => 'RUNNING')")]
+
+        assert running() == []  # the running set starts empty ...
+        assert c.execute("SELECT script_tracking.rebuild_running_set()").fetchone()[0] == 3
+        assert running() == hks[8:5:-1]  # ... and holds the three still running once rebuilt
+        assert [r[0] for r in c.execute("SELECT script_execution_hk FROM script_tracking.get_execution_history("
+                                        "p_status => 'FAILED')")] == [hks[5], hks[3], hks[1]]
+        c.execute("SELECT complete_operation(%s, true)", (hks[8],))
+        assert running() == hks[7:5:-1]
+        # retention: the setting's row is there; everything is younger than 30 days
+        assert c.execute("SELECT script_tracking.purge_executions()").fetchone()[0] == 0
+        # (the upgrade's own DDL was tracked too: 9 executions and those)
+        assert c.execute("SELECT script_tracking.purge_executions(interval '1 microsecond')").fetchone()[0] >= 9
+        assert c.execute("SELECT count(*) FROM script_tracking.script_execution_h").fetchone()[0] == 0
+        assert c.execute("SELECT count(*) FROM util.audit_log WHERE resource_type = 'SCRIPT_EXECUTION'"
+                         ).fetchone()[0] == 0
+    p.delete("x", outs)
