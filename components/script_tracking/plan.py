@@ -106,12 +106,16 @@ def make_plan(pg: psycopg.Connection, old: Objects, new: Objects, desired: dict[
     for k in same_kind:  # granted to another role now: the old one loses it
         if KINDS[old[k]["kind"]].moved(old[k]["statements"], new[k]["statements"]):
             drops += _drop(pg, k, old[k], False, ["its SQL now names another object"])
-    live = {k: _inspect(pg, o) for k, o in new.items()}
+    live = catalog.inspect_all(pg, new)
     altered: dict[str, tuple[list[Statement], list[str]]] = {}
     replaced: dict[str, list[str]] = {}
+    owners: dict[str, dict] = {}  # by role: each is checked once
+    for o in new.values():
+        if o["kind"] == "owner":
+            owners.setdefault(catalog.owner_params(o["identity"], o["statements"][0])["role"], o)
+    for o in owners.values():
+        superuser_owner(pg, o["identity"], o["statements"][0])
     for k, obj in new.items():
-        if obj["kind"] == "owner":
-            superuser_owner(pg, obj["identity"], obj["statements"][0])
         if live[k] is None or catalog.same(obj["kind"], live[k], desired[k]):
             continue
         try:
@@ -208,8 +212,9 @@ def check_applied(pg: psycopg.Connection, new: Objects, desired: dict[str, Any])
     error (raised inside the apply transaction: nothing is committed, nothing stale is
     recorded as applied)."""
     applied = {}
+    found = catalog.inspect_all(pg, new)
     for k, obj in new.items():
-        live = _inspect(pg, obj)
+        live = found[k]
         if live is None:
             raise ProviderError(f"{obj['kind']} {obj['identity']} cannot be found in the catalog after "
                                 "applying its SQL (object names must be lower case and unquoted)")

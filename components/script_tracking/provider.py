@@ -187,13 +187,17 @@ def _sql_changes(old: dict[str, dict], new: dict[str, dict]) -> list[str]:
                   or not same_sql(old[k]["statements"], new[k]["statements"]))
 
 
-def _shown(changes: list[Change]) -> dict[str, Any]:
-    """The plan as the `plan` input shows it at preview: a create's statements are
-    the object's own, so only its reason is repeated."""
+def _shown(changes: list[Change], fresh: bool = False) -> dict[str, Any]:
+    """The plan as the `plan` input shows it at preview: a create's statements are the
+    object's own, so only its reason is repeated; a `fresh` installation (a resource
+    created where none of its objects exist) creates everything, which the objects
+    input already shows."""
     out = render(changes)
     for entry in out.values():
         if entry["action"] == "create":
             entry.pop("steps")
+    if fresh and all(entry["action"] == "create" for entry in out.values()):
+        return {}
     return out
 
 
@@ -299,7 +303,7 @@ class ObjectSetProvider(ResourceProvider):
                                    rehearsal=True) as pg:
                 changes, _ = _plan(pg, olds if old_objs else None, news)
                 run_plan(pg, changes)
-        return _shown(changes)
+        return _shown(changes, fresh=not old_objs)
 
     @_retried
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

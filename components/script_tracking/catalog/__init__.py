@@ -52,13 +52,32 @@ def owner_params(identity: str, statement: str) -> dict[str, str]:
     return {"on": on, "target": target, "role": owner.rolename}
 
 
+def _query(kind: str, identity: str, statements: list[str]) -> tuple[str, dict[str, str]]:
+    """The catalog query of an object of any kind but data, and its parameters."""
+    if kind == "grant":
+        return query("grant"), grant_params(statements[0])
+    if kind == "owner":
+        return query("owner"), owner_params(identity, statements[0])
+    return query(kind), {"identity": identity}
+
+
+def inspect_all(pg: psycopg.Connection, objects: dict[str, dict]) -> dict[str, Any | None]:
+    """key -> live fingerprint of every object, the queries sent in one pipeline (a
+    round trip for the set, not one per object)."""
+    found = {k: inspect(pg, o["kind"], o["identity"], o["statements"]) for k, o in objects.items()
+             if o["kind"] == "data"}
+    with pg.pipeline():
+        cursors = {k: pg.execute(*_query(o["kind"], o["identity"], o["statements"]))
+                   for k, o in objects.items() if o["kind"] != "data"}
+    for k, cur in cursors.items():
+        row = cur.fetchone()
+        found[k] = None if row is None else as_stored(row[0])
+    return {k: found[k] for k in objects}
+
+
 def inspect(pg: psycopg.Connection, kind: str, identity: str, statements: list[str]) -> Any | None:
     """The live fingerprint of an object, or None if it does not exist."""
-    if kind == "grant":
-        row = pg.execute(query("grant"), grant_params(statements[0])).fetchone()
-    elif kind == "owner":
-        row = pg.execute(query("owner"), owner_params(identity, statements[0])).fetchone()
-    elif kind == "data":
+    if kind == "data":
         schema, _, name = identity.partition(".")
         if pg.execute("SELECT pg_catalog.to_regclass(%s)", (identity,)).fetchone()[0] is None:
             return None
@@ -68,18 +87,19 @@ def inspect(pg: psycopg.Connection, kind: str, identity: str, statements: list[s
             table=sql.Identifier(schema, name),
             columns=sql.SQL(", ").join(map(sql.Identifier, columns)) if columns else sql.SQL("NULL"))).fetchone()
     else:
-        row = pg.execute(query(kind), {"identity": identity}).fetchone()
+        row = pg.execute(*_query(kind, identity, statements)).fetchone()
     return None if row is None else as_stored(row[0])
 
 
-# Fingerprints as the state keeps them (`recorded`): definitions (functions' and views':
-# most of the state) as digests, marked with the form they are in. Those an earlier
+# Fingerprints as the state keeps them (`recorded`): definitions and comments (most of
+# the state) as digests, marked with the form they are in. Those an earlier
 # release recorded are read in this form (`current_form`): keys it no longer reads are
 # left out (a schema's owner: now an object of its own), table columns are compared by
 # name, and keys it did not read yet do not count as drift.
 FORM = 3
 RETIRED = {"schema": ("owner",)}
-DIGESTED = {"function": "definition", "view": "definition"}
+DIGESTED = {"function": ("definition", "comment"), "view": ("definition", "comment"), "table": ("comment",),
+            "sequence": ("comment",), "schema": ("comment",), "index": ("comment",), "type": ("comment",)}
 ADDED = {"function": ("result", "arguments"), "view": ("columns", "comment"), "table": ("comment",),
          "sequence": ("comment",), "schema": ("comment",), "index": ("comment",), "type": ("comment",)}
 
@@ -88,9 +108,10 @@ def current_form(kind: str, recorded: Any | None) -> Any | None:
     if not isinstance(recorded, dict):
         return recorded
     out = {k: v for k, v in recorded.items() if k not in RETIRED.get(kind, ())}
-    text = out.pop(DIGESTED.get(kind, ""), None)
-    if text is not None:
-        out[f"{DIGESTED[kind]}_md5"] = hashlib.md5(text.encode()).hexdigest()
+    for key in DIGESTED.get(kind, ()):
+        text = out.pop(key, None)
+        if text is not None:
+            out[f"{key}_md5"] = hashlib.md5(text.encode()).hexdigest()
     if out.get("v") not in (FORM, float(FORM)):
         if kind == "table":
             out["columns"] = sorted(out.get("columns") or (), key=lambda c: c[0])
@@ -117,6 +138,8 @@ def drifted(kind: str, live: Any | None, applied: Any | None) -> bool:
 def same(kind: str, live: Any | None, want: Any | None) -> bool:
     """Whether two fingerprints of the same server mean the same object: exact, except
     that a function's body counts as its tokens (layout and comments in it are no change)."""
+    if live == want:
+        return True
     if kind == "function" and isinstance(live, dict) and isinstance(want, dict):
         return {**live, "definition": _tokens(live.get("definition"))} == \
             {**want, "definition": _tokens(want.get("definition"))}
