@@ -27,8 +27,8 @@ import pytest
 
 from script_tracking import catalog
 from script_tracking.db import ProviderError
-from script_tracking.desired import grant_object
-from script_tracking.provider import ObjectSetProvider
+from script_tracking.desired import Settings, desired_objects, grant_object
+from script_tracking.provider import ObjectSetProvider, creation_order
 from script_tracking.sqlsource import load_objects, normalize
 
 from .support import CATALOG_OPTIONS, connection
@@ -37,14 +37,30 @@ CASES = Path(__file__).resolve().parents[1] / "fixtures" / "upgrades"
 ROLES = ("st_fixture_reader", "st_fixture_writer")  # the roles the scenarios grant to
 
 
+def _inputs(objects) -> dict[str, dict]:
+    """DbObjects as the provider's `objects` input."""
+    return {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+                    "dependsOn": list(o.depends_on)} for o in objects}
+
+
 def _objects(path: Path) -> dict[str, dict]:
     objects = load_objects((path.name,), path.parent)
     grants = path.with_suffix(".grants")
     if grants.exists():
         objects += [grant_object(privilege, on, target, role, role)
                     for privilege, on, target, role in map(str.split, grants.read_text().splitlines())]
-    return {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
-                    "dependsOn": list(o.depends_on)} for o in objects}
+    return _inputs(objects)
+
+
+def _system(pg, db: str) -> dict[str, dict]:
+    """The tracking system's objects but its roles (without the DDL tracker and the owner
+    role), its writer and reader roles made in the server."""
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        for role in ("st_fx_writer", "st_fx_reader"):
+            if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                c.execute(f"CREATE ROLE {role} NOLOGIN")
+    settings = Settings(track_ddl=False, owner_role="", writer_role="st_fx_writer", reader_role="st_fx_reader")
+    return {k: o for k, o in _inputs(desired_objects(settings)).items() if o["kind"] != "role"}
 
 
 def _fingerprints(pg, db: str, objects: dict[str, dict]) -> dict[str, object]:
@@ -154,20 +170,10 @@ def test_adopting_a_hand_edited_install_shows_and_repairs_every_difference(pg, n
     'ADHOC' and whose record_source is varchar(20) NULL was adopted with an empty plan,
     and track_operation('x', 'ADHOC') then failed. Now preview names both differences,
     up repairs them keeping the rows, and the ADHOC execution is tracked."""
-    from script_tracking.desired import Settings, desired_objects
-
-    objects = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
-                       "dependsOn": list(o.depends_on)}
-               for o in desired_objects(Settings(track_ddl=False, owner_role="", writer_role="st_fx_writer",
-                                                 reader_role="st_fx_reader"))
-               if o.kind != "role"}
     db = new_db()
+    objects = _system(pg, db)
     p = ObjectSetProvider()
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:
-        for role in ("st_fx_writer", "st_fx_reader"):
-            if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
-                c.execute(f"CREATE ROLE {role} NOLOGIN")
-        from script_tracking.provider import creation_order
         for k in creation_order(objects):
             for statement in objects[k]["statements"]:
                 c.execute(statement)
@@ -206,18 +212,9 @@ def test_objects_of_the_users_own_in_our_schemas_are_kept(pg, new_db):
     install, so adopted) survives destroy with its rows, and so do the schemas that hold
     it; every object of ours goes. (Dropping a schema is RESTRICT: never a CASCADE
     through what is not ours.)"""
-    from script_tracking.desired import Settings, desired_objects
-
-    objects = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
-                       "dependsOn": list(o.depends_on)}
-               for o in desired_objects(Settings(track_ddl=False, owner_role="", writer_role="st_fx_writer",
-                                                 reader_role="st_fx_reader"))
-               if o.kind != "role"}
     db = new_db()
+    objects = _system(pg, db)
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:
-        for role in ("st_fx_writer", "st_fx_reader"):
-            if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
-                c.execute(f"CREATE ROLE {role} NOLOGIN")
         c.execute("CREATE SCHEMA util")
         c.execute("CREATE TABLE util.my_notes (note text)")
         c.execute("INSERT INTO util.my_notes VALUES ('mine')")
@@ -249,8 +246,6 @@ def test_adopting_an_older_release_installed_by_psql(release, pg, new_db, tmp_pa
     import subprocess
     import tarfile
 
-    from script_tracking.desired import Settings, desired_objects
-    from script_tracking.provider import creation_order
     from tests.conftest import REPO
     from tests.e2e.test_upgrade import RELEASE_0_1, RELEASE_0_2
 
@@ -264,9 +259,7 @@ def test_adopting_an_older_release_installed_by_psql(release, pg, new_db, tmp_pa
         hk = c.execute("SELECT script_tracking.track_operation('old', 'DEPLOYMENT')").fetchone()[0]
         c.execute("SELECT script_tracking.complete_operation(%s, true)", (hk,))
         before = c.execute("SELECT count(*) FROM script_tracking.script_execution_s").fetchone()[0]
-    settings = Settings(owner_role="")
-    wanted = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
-                      "dependsOn": list(o.depends_on)} for o in desired_objects(settings)}
+    wanted = _inputs(desired_objects(Settings(owner_role="")))
     roles = {k: o for k, o in wanted.items() if o["kind"] == "role"}
     objects = {k: o for k, o in wanted.items() if o["kind"] != "role"}
     p = ObjectSetProvider()
