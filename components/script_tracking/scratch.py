@@ -182,11 +182,18 @@ _CACHE_SIZE = 16
 
 
 def _cache_key(pg: psycopg.Connection, objects: Objects) -> str:
-    server = pg.execute("SELECT pg_catalog.current_setting('server_version_num'), "
-                        "pg_catalog.current_setting('server_encoding'), d.datcollate, d.datctype "
-                        "FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()").fetchone()
+    """What the render depends on: the server, the database's encoding, collation and
+    default privileges, the SQL. A set that holds none of its schemas refers to objects
+    of the database it does not hold: its render is that database's alone."""
+    server = pg.execute(
+        "SELECT pg_catalog.current_setting('server_version_num'), pg_catalog.current_setting('server_encoding'), "
+        "d.datcollate, d.datctype, (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(' ', a.defaclrole::regrole, "
+        "a.defaclnamespace::regnamespace, a.defaclobjtype, a.defaclacl), ';' ORDER BY 1) FROM pg_catalog.pg_default_acl a), "
+        "CASE WHEN %s THEN pg_catalog.concat_ws(' ', (SELECT c.system_identifier FROM pg_catalog.pg_control_system() c), "
+        "d.oid) END FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()",
+        (not any(o["kind"] == "schema" for o in objects.values()),)).fetchone()
     wanted = {k: [o["kind"], o["identity"], list(o["statements"])] for k, o in objects.items()}
-    return hashlib.sha256(json.dumps([list(server), wanted], sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([[str(v) for v in server], wanted], sort_keys=True).encode()).hexdigest()
 
 
 def desired_fingerprints(pg: psycopg.Connection, objects: Objects, order: Callable[[Objects], list[str]],
@@ -215,6 +222,7 @@ def desired_fingerprints(pg: psycopg.Connection, objects: Objects, order: Callab
             statements = [s for o in objects.values() if o["kind"] != "role" for s in o["statements"]]
             for role in sorted(_referenced_roles(statements) - names.roles):
                 if pg.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+                    current = f"role {role} (made in the scratch transaction: the login needs CREATEROLE)"
                     pg.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
             scratch: dict[str, tuple[str, list[str]]] = {}
             for k in order(objects):
@@ -232,6 +240,8 @@ def desired_fingerprints(pg: psycopg.Connection, objects: Objects, order: Callab
         raise ScratchError(f"{current}: {describe(exc)} (waited {lock_timeout_ms} ms while rendering its SQL in a "
                            "scratch schema: another session holds a lock it needs; try again)") from None
     except psycopg.errors.InsufficientPrivilege as exc:
+        if current.startswith("role "):
+            raise ScratchError(f"{current}: {describe(exc)}") from None
         raise ScratchError(f"{current}: {describe(exc)} (the desired state is rendered in scratch schemas, "
                            "rolled back: the login needs CREATE on the database)") from None
     except psycopg.Error as exc:

@@ -214,3 +214,14 @@ def test_fingerprints_an_earlier_release_recorded_read_as_this_ones(stack: Stack
     assert not catalog.drifted("function", live, {**recorded, "definition": text})
     assert catalog.drifted("function", live, {**recorded, "definition": text.replace("ADHOC", "AD HOC")})
     assert not catalog.drifted("schema", schema, {**schema, "owner": "postgres"})
+
+
+def test_keys_an_earlier_release_did_not_record_are_no_drift():
+    """A table or view recorded before comments (and view columns) were read: its live
+    comment is no drift, while a comment changed since a record of this release is."""
+    table = {"public": [], "comment": "Tracking table", "columns": [["a", "integer", True, None]], "constraints": []}
+    assert not catalog.drifted("table", table, {k: v for k, v in table.items() if k != "comment"})
+    view = {"public": [], "comment": "c", "columns": [["a", "integer"]], "definition": "SELECT 1"}
+    assert not catalog.drifted("view", view, {"public": [], "definition": "SELECT 1"})
+    assert catalog.drifted("table", table, catalog.recorded("table", {**table, "comment": "another"}))
+    assert not catalog.drifted("table", table, catalog.recorded("table", table))

@@ -281,3 +281,20 @@ def test_adopting_an_older_release_installed_by_psql(release, pg, new_db, tmp_pa
         assert c.execute("SELECT status FROM script_tracking.get_execution_history(p_script_name => 'old')"
                          ).fetchone()[0] == "COMPLETED"
         c.execute("SELECT script_tracking.track_operation('new', 'ADHOC')")
+
+
+def test_each_database_is_compared_with_its_own_render(pg, new_db):
+    """The desired state is rendered once per server for a fleet, but not across what makes
+    databases differ: with default privileges in one database (PUBLIC may read new tables
+    there), each database's install previews no change afterwards."""
+    plain, granting = new_db(), new_db()
+    with psycopg.connect(pg.dsn(granting), autocommit=True) as c:
+        c.execute("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC")
+    objects = _inputs(load_objects(("after.sql",), CASES / "table_add_nullable_column"))
+    p = ObjectSetProvider()
+    for db in (plain, granting):
+        news = {"objects": objects, "connection": connection(pg, db), "preflight": False}
+        p.create(p.check({}, news).inputs)
+    for db in (plain, granting):
+        news = {"objects": objects, "connection": connection(pg, db), "preflight": False}
+        assert p.check(news, news).inputs["plan"] == {}, db

@@ -111,15 +111,15 @@ def current_form(kind: str, recorded: Any | None) -> Any | None:
     if not isinstance(recorded, dict):
         return recorded
     out = {k: v for k, v in recorded.items() if k not in RETIRED.get(kind, ())}
-    for key in DIGESTED.get(kind, ()):
-        text = out.pop(key, None)
-        if text is not None:
-            out[f"{key}_md5"] = hashlib.md5(text.encode()).hexdigest()
     if out.get("v") not in (FORM, float(FORM)):
         if kind == "table":
             out["columns"] = sorted(out.get("columns") or (), key=lambda c: c[0])
             out["constraints"] = [c for c in out.get("constraints") or () if not c[1].startswith("NOT NULL")]
         out = {k: v for k, v in out.items() if k not in ADDED.get(kind, ())}
+    for key in DIGESTED.get(kind, ()):
+        text = out.pop(key, None)
+        if text is not None:
+            out[f"{key}_md5"] = hashlib.md5(text.encode()).hexdigest()
     out.pop("v", None)
     return out
 
