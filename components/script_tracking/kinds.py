@@ -223,9 +223,6 @@ class Owner(Kind):
         # the object (if it stays) goes back to the login that applies, whatever becomes of the role
         return [owner_statement(*owner_target(identity), None)]
 
-    def create(self, identity, statements):
-        return list(statements)
-
 
 class Data(Kind):
     def drop(self, identity, statements, adopted):
