@@ -5,8 +5,10 @@
 -- Business key / hash key: every execution draws execution_id from
 -- script_tracking.script_execution_id_seq; the business key is
 -- '<script_name>#<execution_id>', unique by construction (a sequence, never
--- reused). The hash key is sha256 of the business key and a random UUID: unique
--- too, and nobody can derive another execution's key from its name and id.
+-- reused). The hash key (32 bytes) is the execution_id (8 bytes, big-endian) and 24
+-- bytes of sha256 of the business key and a random UUID: unique too, growing (new
+-- keys go to the right edge of the indexes on them, so tracking does not slow down as
+-- history grows), and nobody can derive another execution's key from its name and id.
 --
 -- Completion rights: only the login that started an execution, or a login that
 -- is a member of that login's role (GRANT starter TO other), may complete it;
@@ -86,7 +88,7 @@ RETURNS integer
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
+-- no SET clause: the planner inlines it into its callers (a definer's pinned search_path applies)
 AS $$
     SELECT COALESCE((SELECT l.value FROM script_tracking.tracking_limit l WHERE l.name = p_name),
                     CASE p_name WHEN 'script_name_chars' THEN 255 ELSE 65536 END)
@@ -132,7 +134,8 @@ CREATE TABLE script_tracking.script_execution_h (
 );
 
 COMMENT ON TABLE script_tracking.script_execution_h IS
-'Hub: one row per script execution. script_execution_hk = sha256(script_execution_bk || ''#'' || a random UUID), '
+'Hub: one row per script execution. script_execution_hk = int8send(execution_id) || the first 24 bytes of '
+'sha256(script_execution_bk || ''#'' || a random UUID), '
 'script_execution_bk = script_name || ''#'' || execution_id, execution_id from script_execution_id_seq. '
 'load_date is the start time of the execution; script_name/script_type are kept here for the history query indexes. '
 'execution_id is unique by construction (sequence) and, through the business key, by the primary key.';
@@ -253,8 +256,12 @@ BEGIN
 
     v_id  := pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass);
     v_bk  := p_script_name || '#' || v_id::text;
-    -- a random part: nobody can derive another execution's key from its name and id
-    v_hk  := pg_catalog.sha256(pg_catalog.convert_to(v_bk || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8'));
+    -- the execution id first, so keys grow: a new key goes to the right edge of every index
+    -- on it (not to a random leaf of a large index); then a random part, so nobody can derive
+    -- another execution's key from its name and id
+    v_hk  := pg_catalog.int8send(v_id)
+             || pg_catalog.substr(pg_catalog.sha256(pg_catalog.convert_to(
+                    v_bk || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8')), 1, 24);
     v_now := pg_catalog.clock_timestamp();
 
     INSERT INTO script_tracking.script_execution_h
@@ -271,13 +278,11 @@ BEGIN
     INSERT INTO script_tracking.script_execution_running (script_execution_hk, load_date, execution_id)
     VALUES (v_hk, v_now, v_id);
 
-    PERFORM util.log_audit_event(
-        'SCRIPT_EXECUTION_STARTED'::text,
-        'SCRIPT_EXECUTION'::text,
-        pg_catalog.encode(v_hk, 'hex')::text,
-        SESSION_USER::text,
-        pg_catalog.jsonb_build_object('execution_id', v_id, 'script_name', p_script_name,
-                                      'script_type', v_type, 'status', 'RUNNING')::jsonb);
+    -- util.log_audit_event's row, written directly (same owner; no nested definer call)
+    INSERT INTO util.audit_log (event_type, resource_type, resource_id, actor, details)
+    VALUES ('SCRIPT_EXECUTION_STARTED', 'SCRIPT_EXECUTION', pg_catalog.encode(v_hk, 'hex'), SESSION_USER,
+            pg_catalog.jsonb_build_object('execution_id', v_id, 'script_name', p_script_name,
+                                          'script_type', v_type, 'status', 'RUNNING'));
     RETURN v_hk;
 END;
 $$;
@@ -301,11 +306,11 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_hub     record;
-    v_last    record;
-    v_starter text;
-    v_status  text;
-    v_now     timestamptz;
+    v_first  record;
+    v_id     bigint;
+    v_last   text;
+    v_status text := CASE WHEN p_success THEN 'COMPLETED' ELSE 'FAILED' END;
+    v_now    timestamptz;
 BEGIN
     IF p_execution_hk IS NULL THEN
         RAISE EXCEPTION 'execution hash key must not be null'
@@ -315,87 +320,88 @@ BEGIN
         RAISE EXCEPTION 'success flag must not be null'
             USING ERRCODE = 'ST006';
     END IF;
-    IF pg_catalog.char_length(p_error_message) > script_tracking.limit_value('error_message_chars') THEN
+    IF p_error_message IS NOT NULL
+       AND pg_catalog.char_length(p_error_message) > script_tracking.limit_value('error_message_chars') THEN
         RAISE EXCEPTION 'error message is too long (% characters, at most %)', pg_catalog.char_length(p_error_message),
                         script_tracking.limit_value('error_message_chars')
             USING ERRCODE = 'ST008';
     END IF;
 
-    -- Whose is it? The login that started it (its first version), or a member of
-    -- that login's role. Checked before any lock, so nobody else can stall it, and
-    -- with the same error as an unknown key, so nobody else can probe it.
-    SELECT s.db_session_user
-      INTO v_starter
+    -- Whose is it, and what: its first version, the RUNNING one track_operation wrote. The
+    -- login that started it, or a member of that login's role, may complete it. Checked
+    -- before any lock, so nobody else can stall it, and with the same error as an unknown
+    -- key, so nobody else can probe it.
+    SELECT s.db_session_user, s.script_name, s.script_type, s.start_time, s.details
+      INTO v_first
       FROM script_tracking.script_execution_s s
      WHERE s.script_execution_hk = p_execution_hk
      ORDER BY s.version_number
      LIMIT 1;
-    IF NOT FOUND OR (v_starter <> SESSION_USER AND NOT COALESCE(
+    IF NOT FOUND OR (v_first.db_session_user <> SESSION_USER AND NOT COALESCE(
             (SELECT pg_catalog.pg_has_role(SESSION_USER, r.oid, 'MEMBER')
-               FROM pg_catalog.pg_roles r WHERE r.rolname = v_starter), false)) THEN
+               FROM pg_catalog.pg_roles r WHERE r.rolname = v_first.db_session_user), false)) THEN
         RAISE EXCEPTION 'unknown execution %', script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex'))
             USING ERRCODE = 'ST004';
     END IF;
 
-    -- Serialize completions of the same execution: a second completer waits
-    -- here and then sees the first one's final version (READ COMMITTED); the
-    -- unique index script_execution_s_one_final_uq backs this up in any
-    -- isolation level.
-    SELECT h.script_execution_hk, h.execution_id, h.script_name, h.script_type
-      INTO v_hub
+    -- The lock its final version's foreign key takes anyway, taken first: a retention purge
+    -- (FOR UPDATE SKIP LOCKED) passes this execution by, or has purged it already.
+    SELECT h.execution_id
+      INTO v_id
       FROM script_tracking.script_execution_h h
      WHERE h.script_execution_hk = p_execution_hk
-       FOR NO KEY UPDATE;
+       FOR KEY SHARE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown execution %', script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex'))
             USING ERRCODE = 'ST004';
     END IF;
 
-    SELECT s.status, s.start_time, s.details
-      INTO v_last
-      FROM script_tracking.script_execution_s s
-     WHERE s.script_execution_hk = p_execution_hk
-     ORDER BY s.version_number DESC
-     LIMIT 1;
-    IF NOT FOUND OR v_last.status <> 'RUNNING' THEN
-        RAISE EXCEPTION 'execution % is already completed (status %)',
-                        script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex')), COALESCE(v_last.status, 'unknown')
-            USING ERRCODE = 'ST005';
+    -- Its running-set row serializes completions: the completer that deletes it goes on, a
+    -- second one waits for that row and then finds it gone (READ COMMITTED; a serialization
+    -- failure in REPEATABLE READ). No row: completed already, or started before the running
+    -- set existed (rebuild_running_set); the hub row lock serializes those, the latest
+    -- version tells. script_execution_s_one_final_uq backs this up in any isolation level.
+    DELETE FROM script_tracking.script_execution_running r WHERE r.script_execution_hk = p_execution_hk;
+    IF NOT FOUND THEN
+        PERFORM 1 FROM script_tracking.script_execution_h h
+          WHERE h.script_execution_hk = p_execution_hk
+            FOR NO KEY UPDATE;
+        SELECT s.status
+          INTO v_last
+          FROM script_tracking.script_execution_s s
+         WHERE s.script_execution_hk = p_execution_hk
+         ORDER BY s.version_number DESC
+         LIMIT 1;
+        IF v_last <> 'RUNNING' THEN
+            RAISE EXCEPTION 'execution % is already completed (status %)',
+                            script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex')), v_last
+                USING ERRCODE = 'ST005';
+        END IF;
     END IF;
 
-    v_status := CASE WHEN p_success THEN 'COMPLETED' ELSE 'FAILED' END;
     v_now := pg_catalog.clock_timestamp();
-    BEGIN
-        INSERT INTO script_tracking.script_execution_s
-            (script_execution_hk, load_date, record_source, script_name, script_type, status, start_time,
-             end_time, duration, error_message, db_session_user, client_addr, application_name, details)
-        VALUES (p_execution_hk, v_now, 'script_tracking.complete_operation', v_hub.script_name,
-                v_hub.script_type, v_status, v_last.start_time, v_now, v_now - v_last.start_time,
-                p_error_message, SESSION_USER, pg_catalog.inet_client_addr(),
-                pg_catalog.current_setting('application_name', true), v_last.details);
-    EXCEPTION WHEN unique_violation THEN
-        RAISE EXCEPTION 'execution % is already completed', script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex'))
-            USING ERRCODE = 'ST005';
-    END;
+    INSERT INTO script_tracking.script_execution_s
+        (script_execution_hk, load_date, record_source, script_name, script_type, status, start_time,
+         end_time, duration, error_message, db_session_user, client_addr, application_name, details)
+    VALUES (p_execution_hk, v_now, 'script_tracking.complete_operation', v_first.script_name,
+            v_first.script_type, v_status, v_first.start_time, v_now, v_now - v_first.start_time,
+            p_error_message, SESSION_USER, pg_catalog.inet_client_addr(),
+            pg_catalog.current_setting('application_name', true), v_first.details);
 
-    DELETE FROM script_tracking.script_execution_running r WHERE r.script_execution_hk = p_execution_hk;
-
-    PERFORM util.log_audit_event(
-        ('SCRIPT_EXECUTION_' || v_status)::text,
-        'SCRIPT_EXECUTION'::text,
-        pg_catalog.encode(p_execution_hk, 'hex')::text,
-        SESSION_USER::text,
-        pg_catalog.jsonb_build_object('execution_id', v_hub.execution_id, 'script_name', v_hub.script_name,
-                                      'script_type', v_hub.script_type, 'status', v_status,
-                                      'duration_ms',
-                                      pg_catalog.round((EXTRACT(EPOCH FROM (v_now - v_last.start_time)) * 1000)::numeric, 3),
-                                      'error_message', p_error_message)::jsonb);
+    -- util.log_audit_event's row, written directly (same owner; no nested definer call)
+    INSERT INTO util.audit_log (event_type, resource_type, resource_id, actor, details)
+    VALUES ('SCRIPT_EXECUTION_' || v_status, 'SCRIPT_EXECUTION', pg_catalog.encode(p_execution_hk, 'hex'), SESSION_USER,
+            pg_catalog.jsonb_build_object('execution_id', v_id, 'script_name', v_first.script_name,
+                                          'script_type', v_first.script_type, 'status', v_status,
+                                          'duration_ms',
+                                          pg_catalog.round((EXTRACT(EPOCH FROM (v_now - v_first.start_time)) * 1000)::numeric, 3),
+                                          'error_message', p_error_message));
 END;
 $$;
 
 COMMENT ON FUNCTION script_tracking.complete_operation(bytea, boolean, text) IS
 'Finish an execution started by track_operation: inserts its COMPLETED (p_success) or FAILED version with end time '
-'and duration, and writes an audit event. Concurrency-safe (locks the hub row). Only the login that started the '
+'and duration, and writes an audit event. Concurrency-safe (its running-set row serializes completions). Only the login that started the '
 'execution, or a member of its role, may complete it. '
 'Errors: ST004 null or unknown hash key (also: started by another login), ST005 already completed, '
 'ST006 null success flag, ST008 error message longer than the error_message_chars limit (65536).';

@@ -235,3 +235,48 @@ def test_purge_finds_audit_rows_through_the_execution_index(installed_db, connec
     audit = next(m for m in plans if "util.audit_log" in m)
     assert "audit_log_execution_idx" in audit, audit
     assert not any("Seq Scan" in m for m in plans), plans
+
+
+def test_purge_and_a_completion_of_an_old_execution_never_deadlock(installed_db, connect):
+    """A completion under way holds its hub row: the purge passes that execution by without
+    waiting. A purge under way holds its batch: a completion of one of them waits for it,
+    then finds the execution gone (ST004). Neither order deadlocks."""
+    setup = connect(installed_db)
+    first, second = (setup.execute("SELECT track_operation('old', 'MAINTENANCE')").fetchone()[0] for _ in range(2))
+    time.sleep(0.05)
+    boundary = setup.execute("SELECT clock_timestamp()").fetchone()[0]
+    completer = connect(installed_db, autocommit=False)
+    completer.execute("SELECT complete_operation(%s, true)", (first,))
+    t0 = time.perf_counter()
+    assert setup.execute("SELECT script_tracking.purge_executions(now() - %s::timestamptz)",
+                         (boundary,)).fetchone()[0] == 1  # the second one only
+    assert time.perf_counter() - t0 < 0.9  # not the lock timeout: it never waited
+    completer.commit()
+    assert _rows_of(setup, [first]) == (1, 2, 0, 2)
+    assert _rows_of(setup, [second]) == (0, 0, 0, 0)
+
+    third = setup.execute("SELECT track_operation('old', 'MAINTENANCE')").fetchone()[0]
+    time.sleep(0.05)
+    boundary = setup.execute("SELECT clock_timestamp()").fetchone()[0]
+    time.sleep(0.05)
+    purger = connect(installed_db, autocommit=False)
+    assert purger.execute("SELECT script_tracking.purge_executions(now() - %s::timestamptz)",
+                          (boundary,)).fetchone()[0] == 2  # first and third
+    result: dict = {}
+
+    def complete() -> None:
+        try:
+            with psycopg.connect(setup.info.dsn, password=setup.info.password, autocommit=True) as c:
+                c.execute("SELECT complete_operation(%s, true)", (third,))
+                result["c"] = "ok"
+        except psycopg.Error as exc:
+            result["c"] = exc.sqlstate
+
+    t = threading.Thread(target=complete)
+    t.start()
+    time.sleep(0.3)
+    assert "c" not in result  # waiting for the purge's batch
+    purger.commit()
+    t.join(10)
+    assert result["c"] == "ST004"
+    assert _rows_of(setup, [first, third]) == (0, 0, 0, 0)

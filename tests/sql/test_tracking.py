@@ -74,11 +74,29 @@ def test_complete_twice_is_st005_and_writes_nothing(installed_db, connect):
     assert rows == [("RUNNING", None, False, None), ("FAILED", "disk full", True, True)]
 
 
-def test_concurrent_complete_of_same_execution_only_one_wins(installed_db, connect):
-    """Two sessions complete the same execution at once: exactly one succeeds."""
+def test_hash_keys_grow_with_the_execution_id_and_are_not_derivable(installed_db, connect):
+    conn = connect(installed_db)
+    keys = [_one(conn, "SELECT track_operation('same name', 'ADHOC')") for _ in range(3)]
+    ids = [_one(conn, "SELECT execution_id FROM script_tracking.script_execution_h WHERE script_execution_hk = %s",
+                (k,)) for k in keys]
+    assert all(len(k) == 32 and k[:8] == i.to_bytes(8, "big") for k, i in zip(keys, ids))
+    assert keys == sorted(keys)  # new keys go to the right edge of the indexes on them
+    # the rest is random: the same name and id would not give the same key again
+    again = _one(conn, "SELECT substr(sha256(convert_to(%s || '#' || gen_random_uuid()::text, 'UTF8')), 1, 24)",
+                 (f"same name#{ids[0]}",))
+    assert len({bytes(k[8:]) for k in keys} | {bytes(again)}) == 4
+
+
+@pytest.mark.parametrize("started_before_running_set", [False, True])
+def test_concurrent_complete_of_same_execution_only_one_wins(installed_db, connect, started_before_running_set):
+    """Two sessions complete the same execution at once: exactly one succeeds. Also for an
+    execution started before the running set existed (no row there: the hub row lock
+    serializes the completers)."""
     setup = connect(installed_db)
     for _ in range(20):
         hk = _one(setup, "SELECT track_operation('race', 'ADHOC')")
+        if started_before_running_set:
+            setup.execute("DELETE FROM script_tracking.script_execution_running WHERE script_execution_hk = %s", (hk,))
         a = connect(installed_db, autocommit=False)
         b = connect(installed_db, autocommit=False)
         a.execute("SELECT complete_operation(%s, true)", (hk,))  # holds the hub row lock
@@ -100,6 +118,7 @@ def test_concurrent_complete_of_same_execution_only_one_wins(installed_db, conne
         assert result["b"] == "ST005"
         a.close(), b.close()
     assert _one(setup, "SELECT count(*) FROM script_tracking.script_execution_s WHERE status <> 'RUNNING'") == 20
+    assert _one(setup, "SELECT count(*) FROM script_tracking.script_execution_running") == 0
 
 
 def test_repeatable_read_double_complete_is_still_rejected(installed_db, connect):
