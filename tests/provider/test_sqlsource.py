@@ -121,10 +121,10 @@ def test_dependencies():
     assert deps["script_tracking.track_operation(text, text, jsonb)"] >= {
         "script_tracking.script_execution_h", "script_tracking.script_execution_s",
         "script_tracking.script_execution_id_seq", "script_tracking.valid_script_types()",
-        "util.log_audit_event(text, text, text, text, jsonb)"}
+        "script_tracking.script_execution_running", "util.audit_log"}
     assert deps["script_tracking.complete_operation(bytea, boolean, text)"] >= {
         "script_tracking.script_execution_h", "script_tracking.script_execution_s",
-        "util.log_audit_event(text, text, text, text, jsonb)"}
+        "script_tracking.script_execution_running", "util.audit_log"}
     # the public wrappers call the script_tracking functions of the same name
     assert deps["public.track_operation(text, text, jsonb)"] == {
         "script_tracking.track_operation(text, text, jsonb)"}
