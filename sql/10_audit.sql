@@ -17,7 +17,8 @@ COMMENT ON TABLE util.audit_log IS
 '(track_operation, complete_operation) and per direct util.log_audit_event call. '
 'Columns: event_time (clock time of the event), event_type (e.g. SCRIPT_EXECUTION_STARTED), '
 'resource_type (e.g. SCRIPT_EXECUTION), resource_id (hex hash key of the execution), '
-'actor (login role), details (jsonb), txid (transaction id). Written only through util.log_audit_event.';
+'actor (login role), details (jsonb), txid (transaction id). Written by util.log_audit_event, and by the '
+'tracking functions directly (the same row util.log_audit_event would write).';
 
 CREATE INDEX audit_log_event_time_idx ON util.audit_log (event_time);
 
