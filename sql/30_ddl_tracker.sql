@@ -1,6 +1,17 @@
--- Automatic DDL tracker: filter table, event trigger functions and a view.
+-- Automatic DDL tracker: filter table, journal, event trigger functions and a view.
 -- The CREATE EVENT TRIGGER statements are in 40_ddl_triggers.sql (optional).
 -- Declarative: one object per statement, everything schema-qualified.
+--
+-- Storage: one row per tracked command in script_tracking.ddl_journal, with one
+-- index. DDL used to be a hub row plus a COMPLETED satellite version (two rows,
+-- five indexes, a sha256 and a UUID each): 1.6-1.7x the DDL's own time, against
+-- about 1.1x for the journal. Rows recorded that way by an earlier release stay
+-- where they are; script_tracking.ddl_history and get_execution_history show both.
+-- A journal row's execution_id comes from script_execution_id_seq like a hub
+-- row's (ids unique across both stores); its script_execution_hk is not stored:
+-- it is 'DDL' || int8send(execution_id), 11 bytes, unique because the id is and
+-- never equal to a hub key (32 bytes). A DDL execution is never completed, so it
+-- needs no unguessable key; complete_operation does not know it (ST004).
 --
 -- Exactly once:
 --   * ddl_command_end records one execution per row of
@@ -10,21 +21,20 @@
 --   * sql_drop records DROP statements only (TG_TAG 'DROP ...'): one execution
 --     per ORIGINAL dropped object (the ones named in the statement); objects
 --     removed by CASCADE (normal dependencies; not views' internal _RETURN
---     rules) are listed in details.cascaded.
+--     rules) are listed in cascaded.
 --     sql_drop also fires for ALTER TABLE ... DROP COLUMN/CONSTRAINT: those are
 --     skipped there because ddl_command_end records the ALTER itself.
 --   * The tracker only runs DML, which fires no event triggers: no recursion.
 -- Never breaks the user's DDL: all work runs inside BEGIN ... EXCEPTION WHEN
 -- OTHERS (a failure becomes a WARNING with its SQLSTATE), and the functions
--- carry SET lock_timeout = '300ms', so a locked tracking table delays the DDL
--- by at most ~300 ms per event. Rolled-back DDL leaves no rows (same transaction).
--- Cost: ONE statement per event (filter read, numbering, hashing, hub and
--- satellite inserts for all of the event's commands in a single CTE); DDL is
--- recorded as a single COMPLETED version (it has finished when the trigger
--- runs) and writes no util.audit_log row: the satellite row is the record.
--- details.statement: ddl_statement_text(), once per event: of a query string
--- holding several statements only the command's own, and no secret literal
--- (role passwords, OPTIONS, CONNECTION strings ...): readers see this text.
+-- carry SET lock_timeout = '300ms', so a locked journal delays the DDL by at
+-- most ~300 ms per event. Rolled-back DDL leaves no rows (same transaction).
+-- (The block's subtransaction measured about 2 % of the DDL workload: kept.)
+-- Cost: ONE statement per event (filter read, numbering, one journal insert for
+-- all of the event's commands); no util.audit_log row: the journal row is the record.
+-- statement: ddl_statement_text(), once per event: of a query string holding
+-- several statements only the command's own, and no secret literal (role
+-- passwords, OPTIONS, CONNECTION strings ...): readers see this text.
 
 CREATE TABLE script_tracking.ddl_tracker_filter (
     kind       text        NOT NULL,
@@ -499,6 +509,38 @@ COMMENT ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boole
 'characters, redacted). Never raises (a text it cannot lex safely is withheld).';
 
 REVOKE ALL ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean) FROM PUBLIC;
+
+CREATE TABLE script_tracking.ddl_journal (
+    executed_at      timestamptz NOT NULL,
+    execution_id     bigint      NOT NULL,
+    version_number   bigint      NOT NULL,
+    end_time         timestamptz NOT NULL,
+    event            text        NOT NULL,
+    command_tag      text        NOT NULL,
+    object_type      text,
+    object_identity  text,
+    schema_name      text,
+    in_extension     boolean,
+    is_temporary     boolean,
+    cascaded         jsonb,
+    statement        text,
+    db_session_user  text        NOT NULL,
+    client_addr      inet,
+    application_name text,
+    -- the only index: newest-first walks (get_execution_history, purge) in (start, id) order
+    CONSTRAINT ddl_journal_pk PRIMARY KEY (executed_at, execution_id),
+    CONSTRAINT ddl_journal_event_ck CHECK (event IN ('ddl_command_end', 'sql_drop'))
+);
+
+COMMENT ON TABLE script_tracking.ddl_journal IS
+'DDL recorded by the event triggers: one row per tracked command (ddl_command_end) or dropped object (sql_drop), '
+'each a COMPLETED execution of script type DDL named AUTO_DDL_<command tag>. executed_at is the statement''s start '
+'(statement_timestamp), end_time when it was recorded; execution_id from script_execution_id_seq, version_number '
+'from script_execution_version_seq (as the hub and satellite draw them). Insert-only; purge_executions deletes old '
+'rows. Read it through script_tracking.ddl_history or get_execution_history.';
+
+REVOKE ALL ON TABLE script_tracking.ddl_journal FROM PUBLIC;
+
 CREATE FUNCTION script_tracking.ddl_tracker_command_end()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -513,8 +555,7 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        -- One statement per event: filter, number, hash and insert hub rows
-        -- and their single COMPLETED satellite version for all commands.
+        -- One statement per event: filter, number and insert one journal row per command.
         WITH f AS (
             SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
                    COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
@@ -522,54 +563,36 @@ BEGIN
                    COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
               FROM script_tracking.ddl_tracker_filter ft
         ), cmd AS (
-            SELECT pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass) AS id, x.*
-              FROM (SELECT c.command_tag, c.object_type, c.object_identity, c.in_extension, c.tag, c.sch
-                      FROM (SELECT d.command_tag, d.object_type, d.object_identity, d.in_extension, d.ord,
-                                   pg_catalog.upper(d.command_tag) AS tag,
-                                   CASE WHEN d.object_type = 'schema' THEN d.object_identity ELSE d.schema_name END AS sch
-                              FROM pg_catalog.pg_event_trigger_ddl_commands()
-                                   WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
-                                                        object_identity, in_extension, command, ord)) c
-                     CROSS JOIN f
-                     WHERE NOT COALESCE(c.sch = ANY (f.exc_schema), false)
-                       AND NOT (c.tag = ANY (f.exc_tag))
-                       AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(c.sch = ANY (f.inc_schema), false))
-                       AND (pg_catalog.cardinality(f.inc_tag) = 0 OR c.tag = ANY (f.inc_tag))
-                     ORDER BY c.ord) x
-        ), k AS (
-            SELECT cmd.*, n.name, n.name || '#' || cmd.id::text AS bk,
-                   pg_catalog.sha256(pg_catalog.convert_to(n.name || '#' || cmd.id::text || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8')) AS hk
-              FROM cmd
-             CROSS JOIN LATERAL (SELECT 'AUTO_DDL_' || pg_catalog.replace(cmd.tag, ' ', '_') AS name) n
+            SELECT c.command_tag, c.object_type, c.object_identity, c.in_extension, c.sch, c.ord
+              FROM (SELECT d.command_tag, d.object_type, d.object_identity, d.in_extension, d.ord,
+                           pg_catalog.upper(d.command_tag) AS tag,
+                           CASE WHEN d.object_type = 'schema' THEN d.object_identity ELSE d.schema_name END AS sch
+                      FROM pg_catalog.pg_event_trigger_ddl_commands()
+                           WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
+                                                object_identity, in_extension, command, ord)) c
+             CROSS JOIN f
+             WHERE NOT COALESCE(c.sch = ANY (f.exc_schema), false)
+               AND NOT (c.tag = ANY (f.exc_tag))
+               AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(c.sch = ANY (f.inc_schema), false))
+               AND (pg_catalog.cardinality(f.inc_tag) = 0 OR c.tag = ANY (f.inc_tag))
         ), q AS MATERIALIZED (
             -- the statement text, once per event: this command's statement only, secrets redacted
             SELECT script_tracking.ddl_statement_text(pg_catalog.current_query(), TG_TAG,
                        (SELECT pg_catalog.array_agg(cmd.object_identity) FROM cmd),
                        pg_catalog.current_setting('standard_conforming_strings') = 'on') AS stmt
-        ), h AS (
-            INSERT INTO script_tracking.script_execution_h
-                (script_execution_hk, script_execution_bk, execution_id, script_name, script_type, load_date, record_source)
-            SELECT k.hk, k.bk, k.id, k.name, 'DDL', pg_catalog.statement_timestamp(), 'event_trigger:ddl_command_end'
-              FROM k
         )
-        INSERT INTO script_tracking.script_execution_s
-            (script_execution_hk, load_date, record_source, script_name, script_type, status, start_time,
-             end_time, duration, db_session_user, client_addr, application_name, details)
-        SELECT k.hk, pg_catalog.clock_timestamp(), 'event_trigger:ddl_command_end', k.name, 'DDL', 'COMPLETED',
-               pg_catalog.statement_timestamp(), pg_catalog.clock_timestamp(),
-               pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(),
-               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true),
-               pg_catalog.jsonb_build_object(
-                   'event', 'ddl_command_end',
-                   'command_tag', k.command_tag,
-                   'object_type', k.object_type,
-                   'object_identity', k.object_identity,
-                   'schema_name', k.sch,
-                   'in_extension', k.in_extension,
-                   'statement', q.stmt)
-          FROM k
+        INSERT INTO script_tracking.ddl_journal
+            (executed_at, execution_id, version_number, end_time, event, command_tag, object_type, object_identity,
+             schema_name, in_extension, statement, db_session_user, client_addr, application_name)
+        SELECT pg_catalog.statement_timestamp(), x.id,
+               pg_catalog.nextval('script_tracking.script_execution_version_seq'::pg_catalog.regclass),
+               pg_catalog.clock_timestamp(), 'ddl_command_end', x.command_tag, x.object_type, x.object_identity,
+               x.sch, x.in_extension, q.stmt,
+               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
+          FROM (SELECT pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass) AS id, o.*
+                  FROM (SELECT cmd.* FROM cmd ORDER BY cmd.ord) o) x
          CROSS JOIN q
-         ORDER BY k.id;
+         ORDER BY x.id;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
             USING HINT = 'The DDL itself succeeded; only its tracking record is missing.';
@@ -579,7 +602,7 @@ $$;
 
 COMMENT ON FUNCTION script_tracking.ddl_tracker_command_end() IS
 'Event trigger function (ddl_command_end, trigger auto_ddl_tracker): records each command of '
-'pg_event_trigger_ddl_commands() as one DDL execution. Never raises: failures become a WARNING.';
+'pg_event_trigger_ddl_commands() as one row of script_tracking.ddl_journal. Never raises: failures become a WARNING.';
 
 REVOKE ALL ON FUNCTION script_tracking.ddl_tracker_command_end() FROM PUBLIC;
 
@@ -598,8 +621,8 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        -- One statement per event: one execution per ORIGINAL dropped object,
-        -- the objects removed by CASCADE go into details.cascaded.
+        -- One statement per event: one journal row per ORIGINAL dropped object,
+        -- the objects removed by CASCADE go into its cascaded column.
         WITH f AS (
             SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
                    COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
@@ -621,52 +644,33 @@ BEGIN
                             '[]'::jsonb) AS cascaded
               FROM d
         ), obj AS (
-            SELECT pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass) AS id, x.*
-              FROM (SELECT d.object_type, d.object_identity, d.is_temporary, d.sch
-                      FROM d
-                     CROSS JOIN f
-                     WHERE d.original
-                       AND NOT COALESCE(d.sch = ANY (f.exc_schema), false)
-                       AND NOT (v_tag = ANY (f.exc_tag))
-                       AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(d.sch = ANY (f.inc_schema), false))
-                       AND (pg_catalog.cardinality(f.inc_tag) = 0 OR v_tag = ANY (f.inc_tag))
-                     ORDER BY d.ord) x
-        ), k AS (
-            SELECT obj.*, n.name, n.name || '#' || obj.id::text AS bk,
-                   pg_catalog.sha256(pg_catalog.convert_to(n.name || '#' || obj.id::text || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8')) AS hk
-              FROM obj
-             CROSS JOIN LATERAL (SELECT 'AUTO_DDL_' || pg_catalog.replace(v_tag, ' ', '_') AS name) n
+            SELECT d.object_type, d.object_identity, d.is_temporary, d.sch, d.ord
+              FROM d
+             CROSS JOIN f
+             WHERE d.original
+               AND NOT COALESCE(d.sch = ANY (f.exc_schema), false)
+               AND NOT (v_tag = ANY (f.exc_tag))
+               AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(d.sch = ANY (f.inc_schema), false))
+               AND (pg_catalog.cardinality(f.inc_tag) = 0 OR v_tag = ANY (f.inc_tag))
         ), q AS MATERIALIZED (
             -- the statement text, once per event: this command's statement only, secrets redacted
             SELECT script_tracking.ddl_statement_text(pg_catalog.current_query(), TG_TAG,
                        (SELECT pg_catalog.array_agg(obj.object_identity) FROM obj),
                        pg_catalog.current_setting('standard_conforming_strings') = 'on') AS stmt
-        ), h AS (
-            INSERT INTO script_tracking.script_execution_h
-                (script_execution_hk, script_execution_bk, execution_id, script_name, script_type, load_date, record_source)
-            SELECT k.hk, k.bk, k.id, k.name, 'DDL', pg_catalog.statement_timestamp(), 'event_trigger:sql_drop'
-              FROM k
         )
-        INSERT INTO script_tracking.script_execution_s
-            (script_execution_hk, load_date, record_source, script_name, script_type, status, start_time,
-             end_time, duration, db_session_user, client_addr, application_name, details)
-        SELECT k.hk, pg_catalog.clock_timestamp(), 'event_trigger:sql_drop', k.name, 'DDL', 'COMPLETED',
-               pg_catalog.statement_timestamp(), pg_catalog.clock_timestamp(),
-               pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(),
-               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true),
-               pg_catalog.jsonb_build_object(
-                   'event', 'sql_drop',
-                   'command_tag', TG_TAG,
-                   'object_type', k.object_type,
-                   'object_identity', k.object_identity,
-                   'schema_name', k.sch,
-                   'is_temporary', k.is_temporary,
-                   'cascaded', casc.cascaded,
-                   'statement', q.stmt)
-          FROM k
+        INSERT INTO script_tracking.ddl_journal
+            (executed_at, execution_id, version_number, end_time, event, command_tag, object_type, object_identity,
+             schema_name, is_temporary, cascaded, statement, db_session_user, client_addr, application_name)
+        SELECT pg_catalog.statement_timestamp(), x.id,
+               pg_catalog.nextval('script_tracking.script_execution_version_seq'::pg_catalog.regclass),
+               pg_catalog.clock_timestamp(), 'sql_drop', TG_TAG, x.object_type, x.object_identity, x.sch,
+               x.is_temporary, casc.cascaded, q.stmt,
+               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
+          FROM (SELECT pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass) AS id, o.*
+                  FROM (SELECT obj.* FROM obj ORDER BY obj.ord) o) x
          CROSS JOIN casc
          CROSS JOIN q
-         ORDER BY k.id;
+         ORDER BY x.id;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
             USING HINT = 'The DDL itself succeeded; only its tracking record is missing.';
@@ -676,10 +680,13 @@ $$;
 
 COMMENT ON FUNCTION script_tracking.ddl_tracker_sql_drop() IS
 'Event trigger function (sql_drop, trigger auto_ddl_tracker_drop): records each object named in a DROP statement '
-'as one DDL execution (cascaded objects in details.cascaded). Never raises: failures become a WARNING.';
+'as one row of script_tracking.ddl_journal (cascaded objects in its cascaded column). Never raises: failures '
+'become a WARNING.';
 
 REVOKE ALL ON FUNCTION script_tracking.ddl_tracker_sql_drop() FROM PUBLIC;
 
+-- Both stores: the journal, and the hub and satellite rows an earlier release recorded
+-- (found through the hub's type index: trigger rows are always of type DDL).
 CREATE VIEW script_tracking.ddl_history AS
 SELECT h.execution_id,
        h.script_execution_hk,
@@ -696,9 +703,26 @@ SELECT h.execution_id,
        h.record_source
   FROM script_tracking.script_execution_h h
   JOIN script_tracking.script_execution_s s ON s.script_execution_hk = h.script_execution_hk
- WHERE h.record_source IN ('event_trigger:ddl_command_end', 'event_trigger:sql_drop');
+ WHERE h.script_type = 'DDL'
+   AND h.record_source IN ('event_trigger:ddl_command_end', 'event_trigger:sql_drop')
+UNION ALL
+SELECT j.execution_id,
+       pg_catalog.decode('44444c', 'hex') || pg_catalog.int8send(j.execution_id),  -- 'DDL' and the id
+       j.executed_at,
+       j.command_tag,
+       j.object_type,
+       j.object_identity,
+       j.schema_name,
+       j.db_session_user,
+       j.client_addr,
+       j.application_name,
+       j.statement,
+       j.cascaded,
+       'event_trigger:' || j.event
+  FROM script_tracking.ddl_journal j;
 
 COMMENT ON VIEW script_tracking.ddl_history IS
-'DDL recorded by the event triggers, one row per tracked command/dropped object; order by execution_id.';
+'DDL recorded by the event triggers, one row per tracked command/dropped object; order by execution_id. '
+'Rows of script_tracking.ddl_journal and those an earlier release recorded as hub and satellite rows.';
 
 REVOKE ALL ON TABLE script_tracking.ddl_history FROM PUBLIC;

@@ -74,7 +74,9 @@ def test_purge_deletes_old_executions_and_nothing_else(installed_db, connect):
     # everything else is as it was: the new executions, their rows, the other audit events
     after = conn.execute(SNAPSHOT).fetchone()
     gone_hub = {bytes(h) for h in keep[0]} - {bytes(h) for h in after[0]}
-    assert gone_hub >= set(old) and len(gone_hub) == 13
+    assert gone_hub >= set(old) and len(gone_hub) == 12  # (DDL is in the journal)
+    assert conn.execute("SELECT count(*) FROM script_tracking.ddl_journal WHERE object_identity = 'public.old_ddl'"
+                        ).fetchone()[0] == 0
     assert {bytes(h) for h in after[0]} <= {bytes(h) for h in keep[0]}
     assert set(after[1]) <= set(keep[1]) and set(after[2]) <= set(keep[2]) and set(after[3]) <= set(keep[3])
     assert _rows_of(conn, new) == (9, 15, 3, 15)
