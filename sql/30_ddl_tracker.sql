@@ -54,6 +54,31 @@ COMMENT ON TABLE script_tracking.ddl_tracker_filter IS
 
 REVOKE ALL ON TABLE script_tracking.ddl_tracker_filter FROM PUBLIC;
 
+-- The fast path of ddl_statement_text, as an SQL function without SET clauses so that the
+-- trigger functions' query inlines it: most DDL is recorded without calling the lexer.
+CREATE FUNCTION script_tracking.ddl_statement_plain(p_query text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    -- One statement (no ';' before the trailing blanks and semicolons) that can hold no
+    -- secret (no quote, '$' or comment: a secret is always a string constant) or mentions
+    -- no secret word (the words of ddl_statement_text's c_secret).
+    SELECT pg_catalog.octet_length(p_query) <= 16384
+       AND ((pg_catalog.strpos(p_query, '''') = 0 AND pg_catalog.strpos(p_query, '$') = 0
+             AND pg_catalog.strpos(p_query, '-') = 0 AND pg_catalog.strpos(p_query, '/') = 0)
+            OR p_query OPERATOR(pg_catalog.!~*) ('password|passwd|passphrase|pwd|secret|credential|token|api_?key'
+                                                 '|access_?key|private_?key|crypt|hmac|connection|options'))
+       AND pg_catalog.strpos(pg_catalog.rtrim(p_query, E'; \t\n\r'), ';') = 0
+$$;
+
+COMMENT ON FUNCTION script_tracking.ddl_statement_plain(text) IS
+'True when ddl_statement_text(p_query, ...) is p_query itself (cut at 10,000 characters): one statement that '
+'holds no string constant or comment, or mentions no secret word.';
+
+REVOKE ALL ON FUNCTION script_tracking.ddl_statement_plain(text) FROM PUBLIC;
+
 CREATE FUNCTION script_tracking.ddl_statement_text(p_query text, p_tag text, p_objects text[] DEFAULT NULL,
                                                    p_std_strings boolean DEFAULT true)
 RETURNS text
@@ -66,6 +91,7 @@ DECLARE
     -- Words that make a text secret-bearing (case-insensitive, anywhere, also inside literals
     -- and comments): role passwords, FDW server/user-mapping OPTIONS, subscription CONNECTION
     -- strings, password= in connection strings, keys and tokens written into function bodies.
+    -- (ddl_statement_plain spells out the same words)
     c_secret CONSTANT text := 'password|passwd|passphrase|pwd|secret|credential|token|api_?key|access_?key'
                               '|private_?key|crypt|hmac|connection|options';
     -- (no other initialized declarations: the fast path below runs for nearly every DDL)
@@ -116,11 +142,8 @@ BEGIN
     -- Fast path, no lexing: one statement (no ';' before the trailing blanks and semicolons)
     -- that can hold no secret (no quote, '$' or comment: a secret is always a string constant)
     -- or mentions no secret word. One expression: this runs for nearly every DDL statement.
-    IF pg_catalog.octet_length(p_query) <= 16384
-       AND ((pg_catalog.strpos(p_query, '''') = 0 AND pg_catalog.strpos(p_query, '$') = 0
-             AND pg_catalog.strpos(p_query, '-') = 0 AND pg_catalog.strpos(p_query, '/') = 0)
-            OR p_query !~* c_secret)
-       AND pg_catalog.strpos(pg_catalog.rtrim(p_query, E'; \t\n\r'), ';') = 0 THEN
+    -- (the trigger functions test this first themselves, without calling this function)
+    IF script_tracking.ddl_statement_plain(p_query) THEN
         RETURN pg_catalog.left(p_query, 10000);
     ELSIF p_query IS NULL THEN
         RETURN NULL;
@@ -548,6 +571,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '300ms'
 AS $$
+DECLARE
+    v_query text;
+    v_stmt  text;
 BEGIN
     -- DROP statements collect no commands here (sql_drop records them):
     -- leave at once, without touching any table.
@@ -555,44 +581,43 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        -- One statement per event: filter, number and insert one journal row per command.
-        WITH f AS (
-            SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
-                   COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
-                   COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
-                   COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
-              FROM script_tracking.ddl_tracker_filter ft
-        ), cmd AS (
-            SELECT c.command_tag, c.object_type, c.object_identity, c.in_extension, c.sch, c.ord
-              FROM (SELECT d.command_tag, d.object_type, d.object_identity, d.in_extension, d.ord,
-                           pg_catalog.upper(d.command_tag) AS tag,
-                           CASE WHEN d.object_type = 'schema' THEN d.object_identity ELSE d.schema_name END AS sch
-                      FROM pg_catalog.pg_event_trigger_ddl_commands()
-                           WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
-                                                object_identity, in_extension, command, ord)) c
-             CROSS JOIN f
-             WHERE NOT COALESCE(c.sch = ANY (f.exc_schema), false)
-               AND NOT (c.tag = ANY (f.exc_tag))
-               AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(c.sch = ANY (f.inc_schema), false))
-               AND (pg_catalog.cardinality(f.inc_tag) = 0 OR c.tag = ANY (f.inc_tag))
-        ), q AS MATERIALIZED (
-            -- the statement text, once per event: this command's statement only, secrets redacted
-            SELECT script_tracking.ddl_statement_text(pg_catalog.current_query(), TG_TAG,
-                       (SELECT pg_catalog.array_agg(cmd.object_identity) FROM cmd),
-                       pg_catalog.current_setting('standard_conforming_strings') = 'on') AS stmt
-        )
+        -- the statement text, once per event: this command's statement only, secrets
+        -- redacted; the lexer only when the inlined fast path cannot tell
+        v_query := pg_catalog.current_query();
+        IF script_tracking.ddl_statement_plain(v_query) THEN
+            v_stmt := pg_catalog.left(v_query, 10000);
+        ELSE
+            v_stmt := script_tracking.ddl_statement_text(v_query, TG_TAG,
+                          ARRAY(SELECT d.object_identity FROM pg_catalog.pg_event_trigger_ddl_commands() d),
+                          pg_catalog.current_setting('standard_conforming_strings') = 'on');
+        END IF;
+        -- One plain statement per event (its plan is cached and cheap to start: each node
+        -- costs every DDL statement): filter, number and insert one row per command.
         INSERT INTO script_tracking.ddl_journal
             (executed_at, execution_id, version_number, end_time, event, command_tag, object_type, object_identity,
              schema_name, in_extension, statement, db_session_user, client_addr, application_name)
-        SELECT pg_catalog.statement_timestamp(), x.id,
+        SELECT pg_catalog.statement_timestamp(),
+               pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass),
                pg_catalog.nextval('script_tracking.script_execution_version_seq'::pg_catalog.regclass),
-               pg_catalog.clock_timestamp(), 'ddl_command_end', x.command_tag, x.object_type, x.object_identity,
-               x.sch, x.in_extension, q.stmt,
+               pg_catalog.clock_timestamp(), 'ddl_command_end', c.command_tag, c.object_type, c.object_identity,
+               c.sch, c.in_extension, v_stmt,
                SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
-          FROM (SELECT pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass) AS id, o.*
-                  FROM (SELECT cmd.* FROM cmd ORDER BY cmd.ord) o) x
-         CROSS JOIN q
-         ORDER BY x.id;
+          FROM (SELECT d.command_tag, d.object_type, d.object_identity, d.in_extension, d.ord,
+                       pg_catalog.upper(d.command_tag) AS tag,
+                       CASE WHEN d.object_type = 'schema' THEN d.object_identity ELSE d.schema_name END AS sch
+                  FROM pg_catalog.pg_event_trigger_ddl_commands()
+                       WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
+                                            object_identity, in_extension, command, ord)) c
+         CROSS JOIN (SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
+                            COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
+                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
+                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
+                       FROM script_tracking.ddl_tracker_filter ft) f
+         WHERE NOT COALESCE(c.sch = ANY (f.exc_schema), false)
+           AND NOT (c.tag = ANY (f.exc_tag))
+           AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(c.sch = ANY (f.inc_schema), false))
+           AND (pg_catalog.cardinality(f.inc_tag) = 0 OR c.tag = ANY (f.inc_tag))
+         ORDER BY c.ord;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
             USING HINT = 'The DDL itself succeeded; only its tracking record is missing.';
@@ -614,63 +639,62 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '300ms'
 AS $$
 DECLARE
-    v_tag text := pg_catalog.upper(TG_TAG);
+    v_tag   text := pg_catalog.upper(TG_TAG);
+    v_query text;
+    v_stmt  text;
 BEGIN
     -- ALTER ... DROP COLUMN/CONSTRAINT etc. are recorded by ddl_command_end.
     IF v_tag NOT LIKE 'DROP %' THEN
         RETURN;
     END IF;
     BEGIN
-        -- One statement per event: one journal row per ORIGINAL dropped object,
-        -- the objects removed by CASCADE go into its cascaded column.
-        WITH f AS (
-            SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
-                   COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
-                   COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
-                   COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
-              FROM script_tracking.ddl_tracker_filter ft
-        ), d AS (
-            SELECT o.original, o.normal, o.is_temporary, o.object_type, o.object_identity, o.ord,
-                   CASE WHEN o.object_type = 'schema' THEN o.object_identity ELSE o.schema_name END AS sch
-              FROM pg_catalog.pg_event_trigger_dropped_objects()
-                   WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
-                                        schema_name, object_name, object_identity, address_names, address_args, ord)
-        ), casc AS (
-            SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('object_type', d.object_type,
-                                                                               'object_identity', d.object_identity)
-                                                 ORDER BY d.ord)
-                                FILTER (WHERE NOT d.original AND d.normal
-                                          AND NOT (d.object_type = 'rule' AND d.object_identity LIKE '"\_RETURN" on %')),
-                            '[]'::jsonb) AS cascaded
-              FROM d
-        ), obj AS (
-            SELECT d.object_type, d.object_identity, d.is_temporary, d.sch, d.ord
-              FROM d
-             CROSS JOIN f
-             WHERE d.original
-               AND NOT COALESCE(d.sch = ANY (f.exc_schema), false)
-               AND NOT (v_tag = ANY (f.exc_tag))
-               AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(d.sch = ANY (f.inc_schema), false))
-               AND (pg_catalog.cardinality(f.inc_tag) = 0 OR v_tag = ANY (f.inc_tag))
-        ), q AS MATERIALIZED (
-            -- the statement text, once per event: this command's statement only, secrets redacted
-            SELECT script_tracking.ddl_statement_text(pg_catalog.current_query(), TG_TAG,
-                       (SELECT pg_catalog.array_agg(obj.object_identity) FROM obj),
-                       pg_catalog.current_setting('standard_conforming_strings') = 'on') AS stmt
-        )
+        -- the statement text, once per event (as in ddl_tracker_command_end)
+        v_query := pg_catalog.current_query();
+        IF script_tracking.ddl_statement_plain(v_query) THEN
+            v_stmt := pg_catalog.left(v_query, 10000);
+        ELSE
+            v_stmt := script_tracking.ddl_statement_text(v_query, TG_TAG,
+                          ARRAY(SELECT o.object_identity FROM pg_catalog.pg_event_trigger_dropped_objects() o
+                                 WHERE o.original),
+                          pg_catalog.current_setting('standard_conforming_strings') = 'on');
+        END IF;
+        -- One statement per event: one journal row per ORIGINAL dropped object, the
+        -- objects removed by CASCADE (normal dependencies; not views' internal _RETURN
+        -- rules) in its cascaded column.
         INSERT INTO script_tracking.ddl_journal
             (executed_at, execution_id, version_number, end_time, event, command_tag, object_type, object_identity,
              schema_name, is_temporary, cascaded, statement, db_session_user, client_addr, application_name)
-        SELECT pg_catalog.statement_timestamp(), x.id,
+        SELECT pg_catalog.statement_timestamp(),
+               pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass),
                pg_catalog.nextval('script_tracking.script_execution_version_seq'::pg_catalog.regclass),
-               pg_catalog.clock_timestamp(), 'sql_drop', TG_TAG, x.object_type, x.object_identity, x.sch,
-               x.is_temporary, casc.cascaded, q.stmt,
+               pg_catalog.clock_timestamp(), 'sql_drop', TG_TAG, d.object_type, d.object_identity, d.sch,
+               d.is_temporary,
+               (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('object_type', o.object_type,
+                                                                                   'object_identity', o.object_identity)
+                                                     ORDER BY o.ord), '[]'::jsonb)
+                  FROM pg_catalog.pg_event_trigger_dropped_objects()
+                       WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
+                                            schema_name, object_name, object_identity, address_names, address_args, ord)
+                 WHERE NOT o.original AND o.normal
+                   AND NOT (o.object_type = 'rule' AND o.object_identity LIKE '"\_RETURN" on %')),
+               v_stmt,
                SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
-          FROM (SELECT pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass) AS id, o.*
-                  FROM (SELECT obj.* FROM obj ORDER BY obj.ord) o) x
-         CROSS JOIN casc
-         CROSS JOIN q
-         ORDER BY x.id;
+          FROM (SELECT o.is_temporary, o.object_type, o.object_identity, o.ord,
+                       CASE WHEN o.object_type = 'schema' THEN o.object_identity ELSE o.schema_name END AS sch
+                  FROM pg_catalog.pg_event_trigger_dropped_objects()
+                       WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
+                                            schema_name, object_name, object_identity, address_names, address_args, ord)
+                 WHERE o.original) d
+         CROSS JOIN (SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
+                            COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
+                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
+                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
+                       FROM script_tracking.ddl_tracker_filter ft) f
+         WHERE NOT COALESCE(d.sch = ANY (f.exc_schema), false)
+           AND NOT (v_tag = ANY (f.exc_tag))
+           AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(d.sch = ANY (f.inc_schema), false))
+           AND (pg_catalog.cardinality(f.inc_tag) = 0 OR v_tag = ANY (f.inc_tag))
+         ORDER BY d.ord;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
             USING HINT = 'The DDL itself succeeded; only its tracking record is missing.';

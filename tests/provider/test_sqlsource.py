@@ -54,6 +54,7 @@ EXPECTED = [
     ("function", "public.complete_operation(bytea, boolean, text)"),
     ("table", "script_tracking.ddl_tracker_filter"),
     ("function", "script_tracking.ddl_statement_text(text, text, text[], boolean)"),
+    ("table", "script_tracking.ddl_journal"),
     ("function", "script_tracking.ddl_tracker_command_end()"),
     ("function", "script_tracking.ddl_tracker_sql_drop()"),
     ("view", "script_tracking.ddl_history"),
