@@ -4,8 +4,8 @@
 --
 -- Storage: one row per tracked command in script_tracking.ddl_journal, with one
 -- index. DDL used to be a hub row plus a COMPLETED satellite version (two rows,
--- five indexes, a sha256 and a UUID each): 1.6-1.7x the DDL's own time, against
--- about 1.1x for the journal. Rows recorded that way by an earlier release stay
+-- six indexes, an FK check, a sha256 and a UUID): about 1.8x the time of very cheap
+-- DDL, against 1.3-1.6x for the journal (docs/benchmarks.md). Rows recorded that way stay
 -- where they are; script_tracking.ddl_history and get_execution_history show both.
 -- A journal row's execution_id comes from script_execution_id_seq like a hub
 -- row's (ids unique across both stores); its script_execution_hk is not stored:
@@ -29,12 +29,13 @@
 -- OTHERS (a failure becomes a WARNING with its SQLSTATE), and the functions
 -- carry SET lock_timeout = '300ms', so a locked journal delays the DDL by at
 -- most ~300 ms per event. Rolled-back DDL leaves no rows (same transaction).
--- (The block's subtransaction measured about 2 % of the DDL workload: kept.)
+-- (Its subtransaction measured within noise: kept.)
 -- Cost: ONE statement per event (filter read, numbering, one journal insert for
 -- all of the event's commands); no util.audit_log row: the journal row is the record.
--- statement: ddl_statement_text(), once per event: of a query string holding
--- several statements only the command's own, and no secret literal (role
--- passwords, OPTIONS, CONNECTION strings ...): readers see this text.
+-- statement: ddl_statement_text(), once per event (its fast path,
+-- ddl_statement_plain, inlined first): of a query string holding several
+-- statements only the command's own, and no secret literal (role passwords,
+-- OPTIONS, CONNECTION strings ...): readers see this text.
 
 CREATE TABLE script_tracking.ddl_tracker_filter (
     kind       text        NOT NULL,
