@@ -69,7 +69,8 @@ def run(b: Bench, quick: bool = False, statements: int | None = None, reps: int 
         for mode in order:
             set_triggers(b, db, mode == "on")
             with b.connect(db) as c:
-                before = c.execute("SELECT coalesce(max(execution_id), 0) FROM script_tracking.script_execution_h"
+                # DDL is recorded in the DDL journal; ids come from the hub's sequence
+                before = c.execute("SELECT coalesce(max(execution_id), 0) FROM script_tracking.ddl_history"
                                    ).fetchone()[0]
             t = b.timed_psql(db, script)
             with b.connect(db) as c:

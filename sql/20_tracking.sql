@@ -444,6 +444,8 @@ DECLARE
     v_from   text;
     v_order  text;
     v_where  text    := '';
+    v_cols   text;
+    v_jwhere text    := '';
 BEGIN
     IF v_limit < 0 THEN
         RAISE EXCEPTION 'limit must not be negative (got %)', v_limit
@@ -496,10 +498,12 @@ BEGIN
     IF p_from IS NOT NULL        THEN v_where := v_where || ' AND h.load_date >= $4'; END IF;
     IF p_to IS NOT NULL          THEN v_where := v_where || ' AND h.load_date < $5'; END IF;
 
-    RETURN QUERY EXECUTE
-        'SELECT h.script_execution_hk, h.execution_id, h.script_name, h.script_type, s.status, '
-        '       s.version_number, s.start_time, s.end_time, s.duration, s.error_message, '
-        '       s.db_session_user, s.client_addr, s.application_name, s.details, h.record_source '
+    v_cols := 'script_execution_hk, execution_id, script_name, script_type, status, version_number, start_time, '
+              'end_time, duration, error_message, db_session_user, client_addr, application_name, details, record_source';
+    v_from := 'SELECT h.script_execution_hk, h.execution_id, h.script_name, h.script_type, s.status, '
+              '       s.version_number, s.start_time, s.end_time, s.duration, s.error_message, '
+              '       s.db_session_user, s.client_addr, s.application_name, s.details, h.record_source, '
+              '       ' || pg_catalog.split_part(v_order, ' ', 1) || ' AS sort_key '
         || v_from ||
         ' CROSS JOIN LATERAL ( '
         '       SELECT s1.status, s1.version_number, s1.start_time, s1.end_time, s1.duration, '
@@ -510,7 +514,43 @@ BEGIN
         '        LIMIT 1) s '
         ' WHERE true' || v_where ||
         ' ORDER BY ' || v_order ||
-        ' LIMIT $6'
+        ' LIMIT $6';
+    -- DDL recorded by the event triggers is in script_tracking.ddl_journal (every row a
+    -- COMPLETED execution of type DDL named AUTO_DDL_<tag>; see 30_ddl_tracker.sql). Only
+    -- filters that can match it read it, by its (executed_at, execution_id) key newest
+    -- first, at most p_limit rows: the other filters walk exactly what they walked before.
+    IF (v_type IS NULL OR v_type = 'DDL') AND (v_status IS NULL OR v_status = 'COMPLETED')
+       AND (p_script_name IS NULL OR pg_catalog.left(p_script_name, 9) = 'AUTO_DDL_') THEN
+        IF p_script_name IS NOT NULL THEN
+            v_jwhere := v_jwhere || ' AND ''AUTO_DDL_'' || pg_catalog.replace(pg_catalog.upper(j.command_tag), '' '', ''_'') = $1';
+        END IF;
+        IF p_from IS NOT NULL THEN v_jwhere := v_jwhere || ' AND j.executed_at >= $4'; END IF;
+        IF p_to IS NOT NULL   THEN v_jwhere := v_jwhere || ' AND j.executed_at < $5'; END IF;
+        v_from := 'SELECT ' || v_cols || ' FROM ((' || v_from || ') UNION ALL ('
+            'SELECT pg_catalog.decode(''44444c'', ''hex'') || pg_catalog.int8send(j.execution_id), j.execution_id, '
+            '       ''AUTO_DDL_'' || pg_catalog.replace(pg_catalog.upper(j.command_tag), '' '', ''_''), ''DDL''::text, '
+            '       ''COMPLETED''::text, j.version_number, j.executed_at, j.end_time, j.end_time - j.executed_at, '
+            '       NULL::text, j.db_session_user, j.client_addr, j.application_name, '
+            '       CASE j.event WHEN ''sql_drop'' THEN pg_catalog.jsonb_build_object('
+            '           ''event'', j.event, ''command_tag'', j.command_tag, ''object_type'', j.object_type, '
+            '           ''object_identity'', j.object_identity, ''schema_name'', j.schema_name, '
+            '           ''is_temporary'', j.is_temporary, ''cascaded'', j.cascaded, ''statement'', j.statement) '
+            '       ELSE pg_catalog.jsonb_build_object('
+            '           ''event'', j.event, ''command_tag'', j.command_tag, ''object_type'', j.object_type, '
+            '           ''object_identity'', j.object_identity, ''schema_name'', j.schema_name, '
+            '           ''in_extension'', j.in_extension, ''statement'', j.statement) END, '
+            '       ''event_trigger:'' || j.event, j.executed_at '
+            '  FROM script_tracking.ddl_journal j '
+            ' WHERE true' || v_jwhere ||
+            ' ORDER BY j.executed_at DESC, j.execution_id DESC '
+            ' LIMIT $6)) u '
+            ' ORDER BY u.sort_key DESC, u.execution_id DESC '
+            ' LIMIT $6';
+    ELSE
+        v_from := 'SELECT ' || v_cols || ' FROM (' || v_from || ') u ORDER BY u.sort_key DESC, u.execution_id DESC';
+    END IF;
+
+    RETURN QUERY EXECUTE v_from
         USING p_script_name, v_type, v_status, p_from, p_to, v_limit;
 END;
 $$;
@@ -540,6 +580,7 @@ DECLARE
     v_hks    bytea[];
     v_keys   text[];
     v_ids    numeric[];
+    v_ddl    integer;
 BEGIN
     IF v_age IS NULL THEN
         SELECT pg_catalog.make_interval(days => l.value)
@@ -573,7 +614,17 @@ BEGIN
              ORDER BY h.load_date, h.execution_id
              LIMIT p_batch_size
                FOR UPDATE SKIP LOCKED) v;
-    IF v_hks IS NULL THEN
+    -- DDL journal rows as old, in what the batch has left (they have no other rows)
+    DELETE FROM script_tracking.ddl_journal j
+     WHERE (j.executed_at, j.execution_id) IN
+           (SELECT o.executed_at, o.execution_id
+              FROM script_tracking.ddl_journal o
+             WHERE o.executed_at < v_before
+             ORDER BY o.executed_at, o.execution_id
+             LIMIT p_batch_size - COALESCE(pg_catalog.cardinality(v_hks), 0)
+               FOR UPDATE SKIP LOCKED);
+    GET DIAGNOSTICS v_ddl = ROW_COUNT;
+    IF v_hks IS NULL AND v_ddl = 0 THEN
         RETURN 0;
     END IF;
 
@@ -593,16 +644,17 @@ BEGIN
         'RETENTION'::text,
         NULL::text,
         SESSION_USER::text,
-        pg_catalog.jsonb_build_object('executions', pg_catalog.cardinality(v_hks),
+        pg_catalog.jsonb_build_object('executions', COALESCE(pg_catalog.cardinality(v_hks), 0) + v_ddl,
                                       'started_before', v_before)::jsonb);
-    RETURN pg_catalog.cardinality(v_hks);
+    RETURN COALESCE(pg_catalog.cardinality(v_hks), 0) + v_ddl;
 END;
 $$;
 
 COMMENT ON FUNCTION script_tracking.purge_executions(interval, integer) IS
 'Retention: deletes one batch (at most p_batch_size, default 1000) of the oldest executions started more than '
 'p_older_than ago (NULL = the retention_days row of script_tracking.tracking_limit; no row = retention off, '
-'returns 0): their hub row, satellite versions, running-set row and util.audit_log rows, and records an '
+'returns 0): their hub row, satellite versions, running-set row and util.audit_log rows, or their '
+'script_tracking.ddl_journal row, and records an '
 'EXECUTIONS_PURGED audit event. Returns how many executions it purged; call it again (each call its own '
 'transaction) until it returns 0. Skips rows other sessions hold, waits at most 1 s for a table lock. '
 'Errors: ST006 age not positive or batch size outside 1..100000.';

@@ -1,6 +1,17 @@
--- Automatic DDL tracker: filter table, event trigger functions and a view.
+-- Automatic DDL tracker: filter table, journal, event trigger functions and a view.
 -- The CREATE EVENT TRIGGER statements are in 40_ddl_triggers.sql (optional).
 -- Declarative: one object per statement, everything schema-qualified.
+--
+-- Storage: one row per tracked command in script_tracking.ddl_journal, with one
+-- index. DDL used to be a hub row plus a COMPLETED satellite version (two rows,
+-- six indexes, an FK check, a sha256 and a UUID): about 1.8x the time of very cheap
+-- DDL, against 1.3-1.6x for the journal (docs/benchmarks.md). Rows recorded that way stay
+-- where they are; script_tracking.ddl_history and get_execution_history show both.
+-- A journal row's execution_id comes from script_execution_id_seq like a hub
+-- row's (ids unique across both stores); its script_execution_hk is not stored:
+-- it is 'DDL' || int8send(execution_id), 11 bytes, unique because the id is and
+-- never equal to a hub key (32 bytes). A DDL execution is never completed, so it
+-- needs no unguessable key; complete_operation does not know it (ST004).
 --
 -- Exactly once:
 --   * ddl_command_end records one execution per row of
@@ -10,21 +21,21 @@
 --   * sql_drop records DROP statements only (TG_TAG 'DROP ...'): one execution
 --     per ORIGINAL dropped object (the ones named in the statement); objects
 --     removed by CASCADE (normal dependencies; not views' internal _RETURN
---     rules) are listed in details.cascaded.
+--     rules) are listed in cascaded.
 --     sql_drop also fires for ALTER TABLE ... DROP COLUMN/CONSTRAINT: those are
 --     skipped there because ddl_command_end records the ALTER itself.
 --   * The tracker only runs DML, which fires no event triggers: no recursion.
 -- Never breaks the user's DDL: all work runs inside BEGIN ... EXCEPTION WHEN
 -- OTHERS (a failure becomes a WARNING with its SQLSTATE), and the functions
--- carry SET lock_timeout = '300ms', so a locked tracking table delays the DDL
--- by at most ~300 ms per event. Rolled-back DDL leaves no rows (same transaction).
--- Cost: ONE statement per event (filter read, numbering, hashing, hub and
--- satellite inserts for all of the event's commands in a single CTE); DDL is
--- recorded as a single COMPLETED version (it has finished when the trigger
--- runs) and writes no util.audit_log row: the satellite row is the record.
--- details.statement: ddl_statement_text(), once per event: of a query string
--- holding several statements only the command's own, and no secret literal
--- (role passwords, OPTIONS, CONNECTION strings ...): readers see this text.
+-- carry SET lock_timeout = '300ms', so a locked journal delays the DDL by at
+-- most ~300 ms per event. Rolled-back DDL leaves no rows (same transaction).
+-- (Its subtransaction measured within noise: kept.)
+-- Cost: ONE statement per event (filter read, numbering, one journal insert for
+-- all of the event's commands); no util.audit_log row: the journal row is the record.
+-- statement: ddl_statement_text(), once per event (its fast path,
+-- ddl_statement_plain, inlined first): of a query string holding several
+-- statements only the command's own, and no secret literal (role passwords,
+-- OPTIONS, CONNECTION strings ...): readers see this text.
 
 CREATE TABLE script_tracking.ddl_tracker_filter (
     kind       text        NOT NULL,
@@ -44,6 +55,31 @@ COMMENT ON TABLE script_tracking.ddl_tracker_filter IS
 
 REVOKE ALL ON TABLE script_tracking.ddl_tracker_filter FROM PUBLIC;
 
+-- The fast path of ddl_statement_text, as an SQL function without SET clauses so that the
+-- trigger functions' query inlines it: most DDL is recorded without calling the lexer.
+CREATE FUNCTION script_tracking.ddl_statement_plain(p_query text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    -- One statement (no ';' before the trailing blanks and semicolons) that can hold no
+    -- secret (no quote, '$' or comment: a secret is always a string constant) or mentions
+    -- no secret word (the words of ddl_statement_text's c_secret).
+    SELECT pg_catalog.octet_length(p_query) <= 16384
+       AND ((pg_catalog.strpos(p_query, '''') = 0 AND pg_catalog.strpos(p_query, '$') = 0
+             AND pg_catalog.strpos(p_query, '-') = 0 AND pg_catalog.strpos(p_query, '/') = 0)
+            OR p_query OPERATOR(pg_catalog.!~*) ('password|passwd|passphrase|pwd|secret|credential|token|api_?key'
+                                                 '|access_?key|private_?key|crypt|hmac|connection|options'))
+       AND pg_catalog.strpos(pg_catalog.rtrim(p_query, E'; \t\n\r'), ';') = 0
+$$;
+
+COMMENT ON FUNCTION script_tracking.ddl_statement_plain(text) IS
+'True when ddl_statement_text(p_query, ...) is p_query itself (cut at 10,000 characters): one statement that '
+'holds no string constant or comment, or mentions no secret word.';
+
+REVOKE ALL ON FUNCTION script_tracking.ddl_statement_plain(text) FROM PUBLIC;
+
 CREATE FUNCTION script_tracking.ddl_statement_text(p_query text, p_tag text, p_objects text[] DEFAULT NULL,
                                                    p_std_strings boolean DEFAULT true)
 RETURNS text
@@ -56,6 +92,7 @@ DECLARE
     -- Words that make a text secret-bearing (case-insensitive, anywhere, also inside literals
     -- and comments): role passwords, FDW server/user-mapping OPTIONS, subscription CONNECTION
     -- strings, password= in connection strings, keys and tokens written into function bodies.
+    -- (ddl_statement_plain spells out the same words)
     c_secret CONSTANT text := 'password|passwd|passphrase|pwd|secret|credential|token|api_?key|access_?key'
                               '|private_?key|crypt|hmac|connection|options';
     -- (no other initialized declarations: the fast path below runs for nearly every DDL)
@@ -106,11 +143,8 @@ BEGIN
     -- Fast path, no lexing: one statement (no ';' before the trailing blanks and semicolons)
     -- that can hold no secret (no quote, '$' or comment: a secret is always a string constant)
     -- or mentions no secret word. One expression: this runs for nearly every DDL statement.
-    IF pg_catalog.octet_length(p_query) <= 16384
-       AND ((pg_catalog.strpos(p_query, '''') = 0 AND pg_catalog.strpos(p_query, '$') = 0
-             AND pg_catalog.strpos(p_query, '-') = 0 AND pg_catalog.strpos(p_query, '/') = 0)
-            OR p_query !~* c_secret)
-       AND pg_catalog.strpos(pg_catalog.rtrim(p_query, E'; \t\n\r'), ';') = 0 THEN
+    -- (the trigger functions test this first themselves, without calling this function)
+    IF script_tracking.ddl_statement_plain(p_query) THEN
         RETURN pg_catalog.left(p_query, 10000);
     ELSIF p_query IS NULL THEN
         RETURN NULL;
@@ -499,6 +533,38 @@ COMMENT ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boole
 'characters, redacted). Never raises (a text it cannot lex safely is withheld).';
 
 REVOKE ALL ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean) FROM PUBLIC;
+
+CREATE TABLE script_tracking.ddl_journal (
+    executed_at      timestamptz NOT NULL,
+    execution_id     bigint      NOT NULL,
+    version_number   bigint      NOT NULL,
+    end_time         timestamptz NOT NULL,
+    event            text        NOT NULL,
+    command_tag      text        NOT NULL,
+    object_type      text,
+    object_identity  text,
+    schema_name      text,
+    in_extension     boolean,
+    is_temporary     boolean,
+    cascaded         jsonb,
+    statement        text,
+    db_session_user  text        NOT NULL,
+    client_addr      inet,
+    application_name text,
+    -- the only index: newest-first walks (get_execution_history, purge) in (start, id) order
+    CONSTRAINT ddl_journal_pk PRIMARY KEY (executed_at, execution_id),
+    CONSTRAINT ddl_journal_event_ck CHECK (event IN ('ddl_command_end', 'sql_drop'))
+);
+
+COMMENT ON TABLE script_tracking.ddl_journal IS
+'DDL recorded by the event triggers: one row per tracked command (ddl_command_end) or dropped object (sql_drop), '
+'each a COMPLETED execution of script type DDL named AUTO_DDL_<command tag>. executed_at is the statement''s start '
+'(statement_timestamp), end_time when it was recorded; execution_id from script_execution_id_seq, version_number '
+'from script_execution_version_seq (as the hub and satellite draw them). Insert-only; purge_executions deletes old '
+'rows. Read it through script_tracking.ddl_history or get_execution_history.';
+
+REVOKE ALL ON TABLE script_tracking.ddl_journal FROM PUBLIC;
+
 CREATE FUNCTION script_tracking.ddl_tracker_command_end()
 RETURNS event_trigger
 LANGUAGE plpgsql
@@ -506,6 +572,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '300ms'
 AS $$
+DECLARE
+    v_query text;
+    v_stmt  text;
 BEGIN
     -- DROP statements collect no commands here (sql_drop records them):
     -- leave at once, without touching any table.
@@ -513,63 +582,43 @@ BEGIN
         RETURN;
     END IF;
     BEGIN
-        -- One statement per event: filter, number, hash and insert hub rows
-        -- and their single COMPLETED satellite version for all commands.
-        WITH f AS (
-            SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
-                   COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
-                   COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
-                   COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
-              FROM script_tracking.ddl_tracker_filter ft
-        ), cmd AS (
-            SELECT pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass) AS id, x.*
-              FROM (SELECT c.command_tag, c.object_type, c.object_identity, c.in_extension, c.tag, c.sch
-                      FROM (SELECT d.command_tag, d.object_type, d.object_identity, d.in_extension, d.ord,
-                                   pg_catalog.upper(d.command_tag) AS tag,
-                                   CASE WHEN d.object_type = 'schema' THEN d.object_identity ELSE d.schema_name END AS sch
-                              FROM pg_catalog.pg_event_trigger_ddl_commands()
-                                   WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
-                                                        object_identity, in_extension, command, ord)) c
-                     CROSS JOIN f
-                     WHERE NOT COALESCE(c.sch = ANY (f.exc_schema), false)
-                       AND NOT (c.tag = ANY (f.exc_tag))
-                       AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(c.sch = ANY (f.inc_schema), false))
-                       AND (pg_catalog.cardinality(f.inc_tag) = 0 OR c.tag = ANY (f.inc_tag))
-                     ORDER BY c.ord) x
-        ), k AS (
-            SELECT cmd.*, n.name, n.name || '#' || cmd.id::text AS bk,
-                   pg_catalog.sha256(pg_catalog.convert_to(n.name || '#' || cmd.id::text || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8')) AS hk
-              FROM cmd
-             CROSS JOIN LATERAL (SELECT 'AUTO_DDL_' || pg_catalog.replace(cmd.tag, ' ', '_') AS name) n
-        ), q AS MATERIALIZED (
-            -- the statement text, once per event: this command's statement only, secrets redacted
-            SELECT script_tracking.ddl_statement_text(pg_catalog.current_query(), TG_TAG,
-                       (SELECT pg_catalog.array_agg(cmd.object_identity) FROM cmd),
-                       pg_catalog.current_setting('standard_conforming_strings') = 'on') AS stmt
-        ), h AS (
-            INSERT INTO script_tracking.script_execution_h
-                (script_execution_hk, script_execution_bk, execution_id, script_name, script_type, load_date, record_source)
-            SELECT k.hk, k.bk, k.id, k.name, 'DDL', pg_catalog.statement_timestamp(), 'event_trigger:ddl_command_end'
-              FROM k
-        )
-        INSERT INTO script_tracking.script_execution_s
-            (script_execution_hk, load_date, record_source, script_name, script_type, status, start_time,
-             end_time, duration, db_session_user, client_addr, application_name, details)
-        SELECT k.hk, pg_catalog.clock_timestamp(), 'event_trigger:ddl_command_end', k.name, 'DDL', 'COMPLETED',
-               pg_catalog.statement_timestamp(), pg_catalog.clock_timestamp(),
-               pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(),
-               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true),
-               pg_catalog.jsonb_build_object(
-                   'event', 'ddl_command_end',
-                   'command_tag', k.command_tag,
-                   'object_type', k.object_type,
-                   'object_identity', k.object_identity,
-                   'schema_name', k.sch,
-                   'in_extension', k.in_extension,
-                   'statement', q.stmt)
-          FROM k
-         CROSS JOIN q
-         ORDER BY k.id;
+        -- the statement text, once per event: this command's statement only, secrets
+        -- redacted; the lexer only when the inlined fast path cannot tell
+        v_query := pg_catalog.current_query();
+        IF script_tracking.ddl_statement_plain(v_query) THEN
+            v_stmt := pg_catalog.left(v_query, 10000);
+        ELSE
+            v_stmt := script_tracking.ddl_statement_text(v_query, TG_TAG,
+                          ARRAY(SELECT d.object_identity FROM pg_catalog.pg_event_trigger_ddl_commands() d),
+                          pg_catalog.current_setting('standard_conforming_strings') = 'on');
+        END IF;
+        -- One plain statement per event (its plan is cached and cheap to start: each node
+        -- costs every DDL statement): filter, number and insert one row per command.
+        INSERT INTO script_tracking.ddl_journal
+            (executed_at, execution_id, version_number, end_time, event, command_tag, object_type, object_identity,
+             schema_name, in_extension, statement, db_session_user, client_addr, application_name)
+        SELECT pg_catalog.statement_timestamp(),
+               pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass),
+               pg_catalog.nextval('script_tracking.script_execution_version_seq'::pg_catalog.regclass),
+               pg_catalog.clock_timestamp(), 'ddl_command_end', c.command_tag, c.object_type, c.object_identity,
+               c.sch, c.in_extension, v_stmt,
+               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
+          FROM (SELECT d.command_tag, d.object_type, d.object_identity, d.in_extension, d.ord,
+                       pg_catalog.upper(d.command_tag) AS tag,
+                       CASE WHEN d.object_type = 'schema' THEN d.object_identity ELSE d.schema_name END AS sch
+                  FROM pg_catalog.pg_event_trigger_ddl_commands()
+                       WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
+                                            object_identity, in_extension, command, ord)) c
+         CROSS JOIN (SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
+                            COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
+                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
+                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
+                       FROM script_tracking.ddl_tracker_filter ft) f
+         WHERE NOT COALESCE(c.sch = ANY (f.exc_schema), false)
+           AND NOT (c.tag = ANY (f.exc_tag))
+           AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(c.sch = ANY (f.inc_schema), false))
+           AND (pg_catalog.cardinality(f.inc_tag) = 0 OR c.tag = ANY (f.inc_tag))
+         ORDER BY c.ord;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
             USING HINT = 'The DDL itself succeeded; only its tracking record is missing.';
@@ -579,7 +628,7 @@ $$;
 
 COMMENT ON FUNCTION script_tracking.ddl_tracker_command_end() IS
 'Event trigger function (ddl_command_end, trigger auto_ddl_tracker): records each command of '
-'pg_event_trigger_ddl_commands() as one DDL execution. Never raises: failures become a WARNING.';
+'pg_event_trigger_ddl_commands() as one row of script_tracking.ddl_journal. Never raises: failures become a WARNING.';
 
 REVOKE ALL ON FUNCTION script_tracking.ddl_tracker_command_end() FROM PUBLIC;
 
@@ -591,82 +640,62 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '300ms'
 AS $$
 DECLARE
-    v_tag text := pg_catalog.upper(TG_TAG);
+    v_tag   text := pg_catalog.upper(TG_TAG);
+    v_query text;
+    v_stmt  text;
 BEGIN
     -- ALTER ... DROP COLUMN/CONSTRAINT etc. are recorded by ddl_command_end.
     IF v_tag NOT LIKE 'DROP %' THEN
         RETURN;
     END IF;
     BEGIN
-        -- One statement per event: one execution per ORIGINAL dropped object,
-        -- the objects removed by CASCADE go into details.cascaded.
-        WITH f AS (
-            SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
-                   COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
-                   COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
-                   COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
-              FROM script_tracking.ddl_tracker_filter ft
-        ), d AS (
-            SELECT o.original, o.normal, o.is_temporary, o.object_type, o.object_identity, o.ord,
-                   CASE WHEN o.object_type = 'schema' THEN o.object_identity ELSE o.schema_name END AS sch
-              FROM pg_catalog.pg_event_trigger_dropped_objects()
-                   WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
-                                        schema_name, object_name, object_identity, address_names, address_args, ord)
-        ), casc AS (
-            SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('object_type', d.object_type,
-                                                                               'object_identity', d.object_identity)
-                                                 ORDER BY d.ord)
-                                FILTER (WHERE NOT d.original AND d.normal
-                                          AND NOT (d.object_type = 'rule' AND d.object_identity LIKE '"\_RETURN" on %')),
-                            '[]'::jsonb) AS cascaded
-              FROM d
-        ), obj AS (
-            SELECT pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass) AS id, x.*
-              FROM (SELECT d.object_type, d.object_identity, d.is_temporary, d.sch
-                      FROM d
-                     CROSS JOIN f
-                     WHERE d.original
-                       AND NOT COALESCE(d.sch = ANY (f.exc_schema), false)
-                       AND NOT (v_tag = ANY (f.exc_tag))
-                       AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(d.sch = ANY (f.inc_schema), false))
-                       AND (pg_catalog.cardinality(f.inc_tag) = 0 OR v_tag = ANY (f.inc_tag))
-                     ORDER BY d.ord) x
-        ), k AS (
-            SELECT obj.*, n.name, n.name || '#' || obj.id::text AS bk,
-                   pg_catalog.sha256(pg_catalog.convert_to(n.name || '#' || obj.id::text || '#' || pg_catalog.gen_random_uuid()::text, 'UTF8')) AS hk
-              FROM obj
-             CROSS JOIN LATERAL (SELECT 'AUTO_DDL_' || pg_catalog.replace(v_tag, ' ', '_') AS name) n
-        ), q AS MATERIALIZED (
-            -- the statement text, once per event: this command's statement only, secrets redacted
-            SELECT script_tracking.ddl_statement_text(pg_catalog.current_query(), TG_TAG,
-                       (SELECT pg_catalog.array_agg(obj.object_identity) FROM obj),
-                       pg_catalog.current_setting('standard_conforming_strings') = 'on') AS stmt
-        ), h AS (
-            INSERT INTO script_tracking.script_execution_h
-                (script_execution_hk, script_execution_bk, execution_id, script_name, script_type, load_date, record_source)
-            SELECT k.hk, k.bk, k.id, k.name, 'DDL', pg_catalog.statement_timestamp(), 'event_trigger:sql_drop'
-              FROM k
-        )
-        INSERT INTO script_tracking.script_execution_s
-            (script_execution_hk, load_date, record_source, script_name, script_type, status, start_time,
-             end_time, duration, db_session_user, client_addr, application_name, details)
-        SELECT k.hk, pg_catalog.clock_timestamp(), 'event_trigger:sql_drop', k.name, 'DDL', 'COMPLETED',
-               pg_catalog.statement_timestamp(), pg_catalog.clock_timestamp(),
-               pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp(),
-               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true),
-               pg_catalog.jsonb_build_object(
-                   'event', 'sql_drop',
-                   'command_tag', TG_TAG,
-                   'object_type', k.object_type,
-                   'object_identity', k.object_identity,
-                   'schema_name', k.sch,
-                   'is_temporary', k.is_temporary,
-                   'cascaded', casc.cascaded,
-                   'statement', q.stmt)
-          FROM k
-         CROSS JOIN casc
-         CROSS JOIN q
-         ORDER BY k.id;
+        -- the statement text, once per event (as in ddl_tracker_command_end)
+        v_query := pg_catalog.current_query();
+        IF script_tracking.ddl_statement_plain(v_query) THEN
+            v_stmt := pg_catalog.left(v_query, 10000);
+        ELSE
+            v_stmt := script_tracking.ddl_statement_text(v_query, TG_TAG,
+                          ARRAY(SELECT o.object_identity FROM pg_catalog.pg_event_trigger_dropped_objects() o
+                                 WHERE o.original),
+                          pg_catalog.current_setting('standard_conforming_strings') = 'on');
+        END IF;
+        -- One statement per event: one journal row per ORIGINAL dropped object, the
+        -- objects removed by CASCADE (normal dependencies; not views' internal _RETURN
+        -- rules) in its cascaded column.
+        INSERT INTO script_tracking.ddl_journal
+            (executed_at, execution_id, version_number, end_time, event, command_tag, object_type, object_identity,
+             schema_name, is_temporary, cascaded, statement, db_session_user, client_addr, application_name)
+        SELECT pg_catalog.statement_timestamp(),
+               pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass),
+               pg_catalog.nextval('script_tracking.script_execution_version_seq'::pg_catalog.regclass),
+               pg_catalog.clock_timestamp(), 'sql_drop', TG_TAG, d.object_type, d.object_identity, d.sch,
+               d.is_temporary,
+               (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('object_type', o.object_type,
+                                                                                   'object_identity', o.object_identity)
+                                                     ORDER BY o.ord), '[]'::jsonb)
+                  FROM pg_catalog.pg_event_trigger_dropped_objects()
+                       WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
+                                            schema_name, object_name, object_identity, address_names, address_args, ord)
+                 WHERE NOT o.original AND o.normal
+                   AND NOT (o.object_type = 'rule' AND o.object_identity LIKE '"\_RETURN" on %')),
+               v_stmt,
+               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
+          FROM (SELECT o.is_temporary, o.object_type, o.object_identity, o.ord,
+                       CASE WHEN o.object_type = 'schema' THEN o.object_identity ELSE o.schema_name END AS sch
+                  FROM pg_catalog.pg_event_trigger_dropped_objects()
+                       WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
+                                            schema_name, object_name, object_identity, address_names, address_args, ord)
+                 WHERE o.original) d
+         CROSS JOIN (SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
+                            COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
+                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
+                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
+                       FROM script_tracking.ddl_tracker_filter ft) f
+         WHERE NOT COALESCE(d.sch = ANY (f.exc_schema), false)
+           AND NOT (v_tag = ANY (f.exc_tag))
+           AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(d.sch = ANY (f.inc_schema), false))
+           AND (pg_catalog.cardinality(f.inc_tag) = 0 OR v_tag = ANY (f.inc_tag))
+         ORDER BY d.ord;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
             USING HINT = 'The DDL itself succeeded; only its tracking record is missing.';
@@ -676,10 +705,13 @@ $$;
 
 COMMENT ON FUNCTION script_tracking.ddl_tracker_sql_drop() IS
 'Event trigger function (sql_drop, trigger auto_ddl_tracker_drop): records each object named in a DROP statement '
-'as one DDL execution (cascaded objects in details.cascaded). Never raises: failures become a WARNING.';
+'as one row of script_tracking.ddl_journal (cascaded objects in its cascaded column). Never raises: failures '
+'become a WARNING.';
 
 REVOKE ALL ON FUNCTION script_tracking.ddl_tracker_sql_drop() FROM PUBLIC;
 
+-- Both stores: the journal, and the hub and satellite rows an earlier release recorded
+-- (found through the hub's type index: trigger rows are always of type DDL).
 CREATE VIEW script_tracking.ddl_history AS
 SELECT h.execution_id,
        h.script_execution_hk,
@@ -696,9 +728,26 @@ SELECT h.execution_id,
        h.record_source
   FROM script_tracking.script_execution_h h
   JOIN script_tracking.script_execution_s s ON s.script_execution_hk = h.script_execution_hk
- WHERE h.record_source IN ('event_trigger:ddl_command_end', 'event_trigger:sql_drop');
+ WHERE h.script_type = 'DDL'
+   AND h.record_source IN ('event_trigger:ddl_command_end', 'event_trigger:sql_drop')
+UNION ALL
+SELECT j.execution_id,
+       pg_catalog.decode('44444c', 'hex') || pg_catalog.int8send(j.execution_id),  -- 'DDL' and the id
+       j.executed_at,
+       j.command_tag,
+       j.object_type,
+       j.object_identity,
+       j.schema_name,
+       j.db_session_user,
+       j.client_addr,
+       j.application_name,
+       j.statement,
+       j.cascaded,
+       'event_trigger:' || j.event
+  FROM script_tracking.ddl_journal j;
 
 COMMENT ON VIEW script_tracking.ddl_history IS
-'DDL recorded by the event triggers, one row per tracked command/dropped object; order by execution_id.';
+'DDL recorded by the event triggers, one row per tracked command/dropped object; order by execution_id. '
+'Rows of script_tracking.ddl_journal and those an earlier release recorded as hub and satellite rows.';
 
 REVOKE ALL ON TABLE script_tracking.ddl_history FROM PUBLIC;

@@ -13,17 +13,20 @@ WRAPPER = "public.track_operation(text, text, jsonb)"
 WRAPPER_BODY = "SELECT script_tracking.track_operation(p_script_name, p_script_type, p_details)"
 
 
+# (through the history function: DDL is in the DDL journal, other executions in the hub and satellite)
+ALL = "script_tracking.get_execution_history(p_limit => 1000000)"
+
+
 def tracked(project, name_like: str) -> int:
-    return project.sql("SELECT count(*) FROM script_tracking.script_execution_s WHERE script_name LIKE %s",
-                       (name_like,))[0][0]
+    return project.sql(f"SELECT count(*) FROM {ALL} WHERE script_name LIKE %s", (name_like,))[0][0]
 
 
 def executions(project) -> int:
-    return project.sql("SELECT count(*) FROM script_tracking.script_execution_s")[0][0]
+    return project.sql(f"SELECT count(*) FROM {ALL}")[0][0]
 
 
 def history(project) -> set[tuple]:
-    return set(project.sql("SELECT script_execution_hk, version_number, status FROM script_tracking.script_execution_s"))
+    return set(project.sql(f"SELECT script_execution_hk, version_number, status FROM {ALL}"))
 
 
 def run_seed_validation(project) -> None:
@@ -126,6 +129,10 @@ def test_lifecycle(project):
             conn.execute("SELECT track_operation('as reader', 'ADHOC')")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM script_tracking.script_execution_s")
+        assert conn.execute("SELECT count(*) FROM script_tracking.ddl_history"
+                            " WHERE object_identity = 'public.tracked_t'").fetchone()[0] == 1
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM script_tracking.ddl_journal")
 
     # the state holds no plaintext password
     export = project.run("stack", "export").stdout

@@ -53,7 +53,9 @@ EXPECTED = [
     ("function", "public.track_operation(text, text, jsonb)"),
     ("function", "public.complete_operation(bytea, boolean, text)"),
     ("table", "script_tracking.ddl_tracker_filter"),
+    ("function", "script_tracking.ddl_statement_plain(text)"),
     ("function", "script_tracking.ddl_statement_text(text, text, text[], boolean)"),
+    ("table", "script_tracking.ddl_journal"),
     ("function", "script_tracking.ddl_tracker_command_end()"),
     ("function", "script_tracking.ddl_tracker_sql_drop()"),
     ("view", "script_tracking.ddl_history"),
@@ -131,10 +133,10 @@ def test_dependencies():
     assert deps["public.complete_operation(bytea, boolean, text)"] == {
         "script_tracking.complete_operation(bytea, boolean, text)"}
     assert deps["script_tracking.ddl_history"] == {
-        "script_tracking.script_execution_h", "script_tracking.script_execution_s"}
+        "script_tracking.script_execution_h", "script_tracking.script_execution_s", "script_tracking.ddl_journal"}
     for fn in ("script_tracking.ddl_tracker_command_end()", "script_tracking.ddl_tracker_sql_drop()"):
-        assert deps[fn] >= {"script_tracking.ddl_tracker_filter", "script_tracking.script_execution_h",
-                            "script_tracking.script_execution_s"}
+        assert deps[fn] >= {"script_tracking.ddl_tracker_filter", "script_tracking.ddl_journal",
+                            "script_tracking.ddl_statement_plain(text)"}
     # event triggers wait for their functions
     assert deps["auto_ddl_tracker"] == {"script_tracking.ddl_tracker_command_end()"}
     assert deps["auto_ddl_tracker_drop"] == {"script_tracking.ddl_tracker_sql_drop()"}

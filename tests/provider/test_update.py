@@ -205,7 +205,8 @@ def test_size_limits_follow_the_settings(stack: Stack, pg):
 
 def test_retention_days_follow_the_settings(stack: Stack, pg):
     from script_tracking.desired import LIMIT_TABLE, Settings, desired_objects
-    stack.install([TRACK, "script_tracking.purge_executions(interval, integer)"])
+    # (the purge deletes old DDL journal rows too: a table of a later file, so not found as a dependency)
+    stack.install([TRACK, "script_tracking.purge_executions(interval, integer)", "script_tracking.ddl_journal"])
     data = stack.obj(LIMIT_TABLE, kind="data")
     stack.create(data)
     kept = next(o for o in desired_objects(Settings(retention_days=7))

@@ -53,6 +53,11 @@ def test_the_previous_release_upgrades_with_its_history(pg, db, tmp_path):
             c.execute("SELECT complete_operation(%s, %s)", (hk, i % 2 == 0))
         history = c.execute("SELECT * FROM script_tracking.get_execution_history(p_script_type => 'MIGRATION')"
                             ).fetchall()
+        # DDL as that release records it: a hub row and a satellite version
+        c.execute("CREATE TABLE public.before_upgrade (a int)")
+        ddl_before = c.execute("SELECT * FROM script_tracking.ddl_history"
+                               " WHERE object_identity = 'public.before_upgrade'").fetchall()
+        assert len(ddl_before) == 1
 
     new = _props(pg, db, Settings(owner_role="", retention_days=30))
     diff = p.diff("x", outs, new)
@@ -66,6 +71,22 @@ def test_the_previous_release_upgrades_with_its_history(pg, db, tmp_path):
                          " to_regclass('util.audit_log_execution_idx') IS NOT NULL").fetchone() == (None, None, True)
         assert c.execute("SELECT * FROM script_tracking.get_execution_history(p_script_type => 'MIGRATION')"
                          ).fetchall() == history
+        # DDL now goes to the journal; ddl_history and the history show both stores
+        c.execute("CREATE TABLE public.after_upgrade (a int)")
+        assert c.execute("SELECT count(*) FROM script_tracking.ddl_journal"
+                         " WHERE object_identity = 'public.after_upgrade'").fetchone()[0] == 1
+        assert c.execute("SELECT * FROM script_tracking.ddl_history"
+                         " WHERE object_identity = 'public.before_upgrade'").fetchall() == ddl_before
+        rows = c.execute("SELECT execution_id, object_identity, record_source FROM script_tracking.ddl_history"
+                         " WHERE object_identity LIKE 'public.%_upgrade' ORDER BY execution_id").fetchall()
+        assert [r[1:] for r in rows] == [("public.before_upgrade", "event_trigger:ddl_command_end"),
+                                         ("public.after_upgrade", "event_trigger:ddl_command_end")]
+        ddl = {r[1]: r for r in c.execute(
+            "SELECT script_execution_hk, details ->> 'object_identity', status, script_name, execution_id"
+            "  FROM script_tracking.get_execution_history(p_script_type => 'DDL', p_limit => 1000)")}
+        assert ddl["public.before_upgrade"][2:] == ("COMPLETED", "AUTO_DDL_CREATE_TABLE", rows[0][0])
+        assert ddl["public.after_upgrade"][2:] == ("COMPLETED", "AUTO_DDL_CREATE_TABLE", rows[1][0])
+        assert bytes(ddl["public.before_upgrade"][0]) == bytes(ddl_before[0][1])
 
         def running() -> list:
             return [r[0] for r in c.execute("SELECT script_execution_hk FROM"

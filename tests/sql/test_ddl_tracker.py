@@ -49,12 +49,23 @@ def test_mixed_workload_tracked_exactly_once_in_order(installed_db, connect):
         expected += rows
     assert ddl_rows(conn, start) == expected
     assert notes.warnings() == []
-    # exactly one satellite version per tracked DDL, all COMPLETED, no strays
+    # exactly one journal row per tracked DDL, nothing in the hub or satellite, no strays
     assert conn.execute(
-        "SELECT count(*), count(DISTINCT h.script_execution_hk), bool_and(s.status = 'COMPLETED'),"
-        "       bool_and(h.script_type = 'DDL'), bool_and(s.db_session_user = 'postgres')"
-        "  FROM script_tracking.script_execution_h h JOIN script_tracking.script_execution_s s USING (script_execution_hk)"
-    ).fetchone() == (len(expected), len(expected), True, True, True)
+        "SELECT count(*), count(DISTINCT execution_id), count(DISTINCT version_number),"
+        "       bool_and(db_session_user = 'postgres'), bool_and(end_time >= executed_at)"
+        "  FROM script_tracking.ddl_journal").fetchone() == (len(expected), len(expected), len(expected), True, True)
+    assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_h").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_s").fetchone()[0] == 0
+    # ... and each is a COMPLETED DDL execution in the history, with a key of its own
+    hist = conn.execute("SELECT script_execution_hk, script_type, status, script_name, details ->> 'command_tag',"
+                        "       details ->> 'object_identity'"
+                        "  FROM script_tracking.get_execution_history(p_limit => 1000)"
+                        " ORDER BY execution_id").fetchall()
+    assert [(r[4], r[5]) for r in hist] == [(tag, ident) for tag, _, ident in expected]
+    assert all(r[1:3] == ("DDL", "COMPLETED") and r[3] == "AUTO_DDL_" + r[4].replace(" ", "_") for r in hist)
+    assert len({bytes(r[0]) for r in hist}) == len(hist)
+    assert [bytes(r[0]) for r in hist] == [bytes(r[0]) for r in conn.execute(
+        "SELECT script_execution_hk FROM script_tracking.ddl_history ORDER BY execution_id")]
     # the statement text is recorded with each command
     stmts = [r[0] for r in conn.execute("SELECT statement FROM script_tracking.ddl_history ORDER BY execution_id")]
     assert stmts[0] == WORKLOAD[0][0] and stmts[-1] == WORKLOAD[-1][0]
@@ -98,9 +109,7 @@ def test_ddl_inside_blocks_and_rollback(installed_db, connect):
         pass
     assert ddl_rows(conn, start) == [("CREATE TABLE", "table", "public.from_do"),
                                      ("CREATE TABLE", "table", "public.in_tx")]
-    assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_h h"
-                        " WHERE NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s s"
-                        "                    WHERE s.script_execution_hk = h.script_execution_hk)").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM script_tracking.ddl_journal").fetchone()[0] == 2
 
 
 def test_non_superuser_ddl_is_tracked_with_its_user(installed_db, connect):
@@ -136,8 +145,7 @@ def _sqlstate(msg: str) -> str:
     return re.search(r"SQLSTATE ([0-9A-Z]{5})", msg).group(1)
 
 
-@pytest.mark.parametrize("locked", ["script_tracking.script_execution_h", "script_tracking.script_execution_s",
-                                    "script_tracking.ddl_tracker_filter"])
+@pytest.mark.parametrize("locked", ["script_tracking.ddl_journal", "script_tracking.ddl_tracker_filter"])
 def test_locked_tracking_table_does_not_block_ddl(installed_db, connect, locked):
     conn = connect(installed_db)
     notes = Notices(conn)
@@ -157,8 +165,8 @@ def test_locked_tracking_table_does_not_block_ddl(installed_db, connect, locked)
         holder.rollback()
     # the DDL happened, its tracking didn't, nothing half-written
     assert conn.execute("SELECT to_regclass('public.locked_case')").fetchone()[0] is None
+    assert conn.execute("SELECT count(*) FROM script_tracking.ddl_journal").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_h").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_s").fetchone()[0] == 0
     # and tracking resumes once the lock is gone; lock_timeout is not left behind
     conn.execute("CREATE TABLE public.after_lock (x int)")
     assert ddl_rows(conn) == [("CREATE TABLE", "table", "public.after_lock")]
@@ -176,27 +184,25 @@ def test_revoked_privileges_do_not_break_ddl(installed_db, connect):
         conn.execute("GRANT SELECT ON script_tracking.ddl_tracker_filter TO st_tracker_owner")
         conn.execute("GRANT USAGE ON SEQUENCE script_tracking.script_execution_id_seq,"
                      " script_tracking.script_execution_version_seq TO st_tracker_owner")
-        conn.execute("GRANT SELECT, INSERT ON script_tracking.script_execution_h, script_tracking.script_execution_s"
-                     " TO st_tracker_owner")
-        conn.execute("GRANT REFERENCES ON script_tracking.script_execution_h TO st_tracker_owner")
-        conn.execute("GRANT EXECUTE ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean)"
-                     " TO st_tracker_owner")
+        conn.execute("GRANT SELECT, INSERT ON script_tracking.ddl_journal TO st_tracker_owner")
+        conn.execute("GRANT EXECUTE ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean),"
+                     " script_tracking.ddl_statement_plain(text) TO st_tracker_owner")
         notes.clear()
         start = max_execution_id(conn)
         conn.execute("CREATE TABLE public.priv_ok (x int)")  # positive control: the owner can track
         assert notes.warnings() == []
         assert ddl_rows(conn, start) == [("CREATE TABLE", "table", "public.priv_ok")]
-        hub_rows = conn.execute("SELECT count(*) FROM script_tracking.script_execution_h").fetchone()[0]
+        journal_rows = conn.execute("SELECT count(*) FROM script_tracking.ddl_journal").fetchone()[0]
 
-        conn.execute("REVOKE INSERT ON script_tracking.script_execution_s FROM st_tracker_owner")
+        conn.execute("REVOKE INSERT ON script_tracking.ddl_journal FROM st_tracker_owner")
         for stmt in ("CREATE TABLE public.priv_case (x int)", "DROP TABLE public.priv_case"):
             notes.clear()
             conn.execute(stmt)
             warns = notes.warnings()
             assert len(warns) == 1 and _sqlstate(warns[0]) == "42501", notes.items
-        # no half-written execution: the hub insert was rolled back with the failed satellite insert
+        # nothing written, and the sequences' numbers drawn are simply unused
         assert ddl_rows(conn, start) == [("CREATE TABLE", "table", "public.priv_ok")]
-        assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_h").fetchone()[0] == hub_rows
+        assert conn.execute("SELECT count(*) FROM script_tracking.ddl_journal").fetchone()[0] == journal_rows
 
         conn.execute("REVOKE USAGE ON SCHEMA script_tracking FROM st_tracker_owner")
         notes.clear()
@@ -210,7 +216,7 @@ def test_revoked_privileges_do_not_break_ddl(installed_db, connect):
         conn.execute("DROP ROLE st_tracker_owner")
 
 
-@pytest.mark.parametrize("dropped", ["script_tracking.script_execution_s", "script_tracking.ddl_tracker_filter"])
+@pytest.mark.parametrize("dropped", ["script_tracking.ddl_journal", "script_tracking.ddl_tracker_filter"])
 def test_dropped_tracking_table_does_not_break_ddl(installed_db, connect, dropped):
     conn = connect(installed_db)
     notes = Notices(conn)
@@ -224,6 +230,8 @@ def test_dropped_tracking_table_does_not_break_ddl(installed_db, connect, droppe
         warns = notes.warnings()
         assert len(warns) == 1 and _sqlstate(warns[0]) == "42P01", notes.items  # undefined_table
     assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_h").fetchone()[0] == 0
+    if dropped != "script_tracking.ddl_journal":
+        assert conn.execute("SELECT count(*) FROM script_tracking.ddl_journal").fetchone()[0] == 0
 
 
 def test_tracker_runs_no_ddl_itself_and_does_not_recurse(installed_db, connect):

@@ -10,22 +10,36 @@ import time
 import psycopg
 import pytest
 
-from tests.sql.conftest import Notices
+from tests.sql.conftest import Notices, legacy_ddl
 
 COLUMNS = ("script_execution_hk, execution_id, script_name, script_type, status, version_number, start_time, "
            "end_time, duration, error_message, db_session_user, client_addr, application_name, details, record_source")
 
 # The meaning of the function, written the obvious way: each execution's latest version
-# (highest version_number), filtered, newest first by start (the hub's load_date).
+# (highest version_number), filtered, newest first by start (the hub's load_date); and
+# each row of the DDL journal, a COMPLETED execution of type DDL (its key 'DDL' and the id).
 NAIVE = f"""
 SELECT {COLUMNS} FROM (
-    SELECT DISTINCT ON (h.script_execution_hk)
+    (SELECT DISTINCT ON (h.script_execution_hk)
            h.script_execution_hk, h.execution_id, h.script_name, h.script_type, s.status, s.version_number,
            s.start_time, s.end_time, s.duration, s.error_message, s.db_session_user, s.client_addr,
            s.application_name, s.details, h.record_source, h.load_date
       FROM script_tracking.script_execution_h h
       JOIN script_tracking.script_execution_s s ON s.script_execution_hk = h.script_execution_hk
-     ORDER BY h.script_execution_hk, s.version_number DESC) x
+     ORDER BY h.script_execution_hk, s.version_number DESC)
+    UNION ALL
+    SELECT 'DDL'::bytea || int8send(j.execution_id), j.execution_id,
+           'AUTO_DDL_' || replace(j.command_tag, ' ', '_'), 'DDL', 'COMPLETED', j.version_number,
+           j.executed_at, j.end_time, j.end_time - j.executed_at, NULL, j.db_session_user, j.client_addr,
+           j.application_name,
+           jsonb_build_object('event', j.event, 'command_tag', j.command_tag, 'object_type', j.object_type,
+                              'object_identity', j.object_identity, 'schema_name', j.schema_name,
+                              'statement', j.statement)
+           || CASE WHEN j.event = 'sql_drop'
+                   THEN jsonb_build_object('is_temporary', j.is_temporary, 'cascaded', j.cascaded)
+                   ELSE jsonb_build_object('in_extension', j.in_extension) END,
+           'event_trigger:' || j.event, j.executed_at
+      FROM script_tracking.ddl_journal j) x
  WHERE (%(name)s::text IS NULL OR x.script_name = %(name)s)
    AND (%(type)s::text IS NULL OR x.script_type = upper(%(type)s))
    AND (%(status)s::text IS NULL OR x.status = upper(%(status)s))
@@ -59,10 +73,15 @@ def _track(conn, n: int, start: int = 0) -> list[bytes]:
 def history_db(installed_db, connect):
     conn = connect(installed_db)
     _track(conn, 70)
+    # DDL executions are history too: journal rows, and (an installation upgraded from a
+    # release before the journal) hub rows with one COMPLETED version each
+    conn.execute("CREATE TABLE public.tracked_early (a int)")
+    legacy_ddl(conn, "CREATE TABLE", "table", "public.legacy")
+    legacy_ddl(conn, "DROP TABLE", "table", "public.legacy")
     time.sleep(0.01)
-    _track(conn, 70, start=70)
-    # DDL executions are history too (one COMPLETED version each)
+    _track(conn, 35, start=70)
     conn.execute("CREATE TABLE public.tracked_in_between (a int)")
+    _track(conn, 35, start=105)
     conn.execute("DROP TABLE public.tracked_in_between")
     conn.execute("ANALYZE")
     return installed_db
@@ -75,7 +94,7 @@ def test_every_filter_combination_matches_the_naive_query(history_db, connect):
     lo, hi = dates[len(dates) // 4], dates[3 * len(dates) // 4]
     checked = nonempty = 0
     for name, typ, status, (frm, to), limit in itertools.product(
-            (None, "beta", "nobody"), (None, "migration", "DDL"), (None, "RUNNING", "completed", "FAILED"),
+            (None, "beta", "nobody", "AUTO_DDL_CREATE_TABLE", "AUTO_DDL_DROP_TABLE"), (None, "migration", "DDL"), (None, "RUNNING", "completed", "FAILED"),
             ((None, None), (lo, None), (None, hi), (lo, hi)), (100, 3, 0)):
         params = {"name": name, "type": typ, "status": status, "from": frm, "to": to, "limit": limit}
         got = conn.execute(CALL, params).fetchall()
@@ -83,12 +102,20 @@ def test_every_filter_combination_matches_the_naive_query(history_db, connect):
         assert got == want, params
         checked += 1
         nonempty += bool(want)
-    assert checked == 3 * 3 * 4 * 4 * 3
+    assert checked == 5 * 3 * 4 * 4 * 3
     assert nonempty > 100  # the data exercises most combinations
     # each status shows up, with its latest version
     by_status = dict(conn.execute("SELECT status, count(*) FROM script_tracking.get_execution_history("
                                   "p_limit => 1000) GROUP BY status").fetchall())
-    assert by_status == {"RUNNING": 20, "FAILED": 40, "COMPLETED": 80 + 2}
+    assert by_status == {"RUNNING": 20, "FAILED": 40, "COMPLETED": 80 + 3 + 2}
+    # the DDL of both stores, by name, type and time
+    ddl = conn.execute("SELECT script_name, record_source, details ->> 'object_identity' FROM"
+                       " script_tracking.get_execution_history(p_script_type => 'DDL')").fetchall()
+    assert ddl == [("AUTO_DDL_DROP_TABLE", "event_trigger:sql_drop", "public.tracked_in_between"),
+                   ("AUTO_DDL_CREATE_TABLE", "event_trigger:ddl_command_end", "public.tracked_in_between"),
+                   ("AUTO_DDL_DROP_TABLE", "event_trigger:sql_drop", "public.legacy"),
+                   ("AUTO_DDL_CREATE_TABLE", "event_trigger:ddl_command_end", "public.legacy"),
+                   ("AUTO_DDL_CREATE_TABLE", "event_trigger:ddl_command_end", "public.tracked_early")]
 
 
 def test_latest_version_decides_the_status(history_db, connect):
@@ -182,6 +209,10 @@ def test_rare_statuses_are_read_through_their_indexes(installed_db, connect):
                            "script_execution_s_failed_"),
         "RUNNING": ("p_status => 'RUNNING'", "script_execution_running"),
         "RUNNING + name": ("p_status => 'RUNNING', p_script_name => 'bulk 0'", "script_execution_running"),
+        # filters no DDL can match leave the DDL journal alone
+        "name": ("p_script_name => 'bulk 47'", "script_execution_h_name_recent_idx"),
+        "type": ("p_script_type => 'ADHOC'", "script_execution_h_"),
+        "COMPLETED + name": ("p_status => 'COMPLETED', p_script_name => 'bulk 3'", "script_execution_h_name_recent_idx"),
     }
     for label, (args, index) in cases.items():
         notes.clear()
@@ -192,3 +223,11 @@ def test_rare_statuses_are_read_through_their_indexes(installed_db, connect):
         assert index in plan, f"{label}:\n{plan}"
         assert "Seq Scan on script_execution_h" not in plan and "Seq Scan on script_execution_s" not in plan, \
             f"{label}:\n{plan}"
+        assert "ddl_journal" not in plan, f"{label}:\n{plan}"
+    # with no filter, the journal is merged in: read newest first by its key, at most p_limit rows
+    conn.execute("CREATE TABLE public.one_ddl (a int)")
+    notes.clear()
+    rows = conn.execute("SELECT * FROM script_tracking.get_execution_history(p_limit => 5)").fetchall()
+    plan = next((m for m in notes.messages() if "LATERAL" in m), None)
+    assert rows[0][2] == "AUTO_DDL_CREATE_TABLE" and len(rows) == 5
+    assert "ddl_journal" in plan and "script_execution_h_recent_idx" in plan, plan

@@ -282,7 +282,7 @@ def test_secret_scan_sees_quotes_backslashes_and_non_ascii(installed_db, connect
     assert conn.execute("SELECT statement FROM script_tracking.ddl_history WHERE object_identity = 'public.odd'"
                         ).fetchone()[0] == f"CREATE TABLE public.odd (c text DEFAULT '{odd}')"
     assert _secret_hits(conn, [odd]) == ["script_tracking.ddl_history: " + odd,
-                                         "script_tracking.script_execution_s: " + odd]
+                                         "script_tracking.ddl_journal: " + odd]
 
 
 # --------------------------------------------- the statement of the command, unchanged

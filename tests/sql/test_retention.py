@@ -51,6 +51,28 @@ def _purge_all(conn, age_sql: str, params=(), batch: int = 1000) -> list[int]:
         got.append(n)
 
 
+def test_purge_takes_ddl_of_both_stores_within_the_batch(installed_db, connect):
+    """DDL journal rows and DDL an earlier release recorded as hub rows are purged by age, in
+    what a batch leaves after the hub's executions; an audit event records each batch."""
+    from tests.sql.conftest import legacy_ddl
+    conn = connect(installed_db)
+    legacy = legacy_ddl(conn, "CREATE TABLE", "table", "public.legacy_old")
+    for i in range(5):
+        conn.execute(f"CREATE TABLE public.journal_old{i} (a int)")
+    time.sleep(0.05)
+    boundary = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+    time.sleep(0.05)
+    conn.execute("CREATE TABLE public.journal_new (a int)")
+    batches = _purge_all(conn, "now() - %s::timestamptz", (boundary,), batch=4)
+    assert batches == [4, 2]  # the legacy hub execution and 3 journal rows, then the other 2
+    assert conn.execute("SELECT object_identity FROM script_tracking.ddl_history").fetchall() == [
+        ("public.journal_new",)]
+    assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_h WHERE execution_id = %s",
+                        (legacy,)).fetchone()[0] == 0
+    assert conn.execute("SELECT array_agg((details ->> 'executions')::int ORDER BY id) FROM util.audit_log"
+                        " WHERE event_type = 'EXECUTIONS_PURGED'").fetchone()[0] == [4, 2]
+
+
 def test_purge_deletes_old_executions_and_nothing_else(installed_db, connect):
     conn = connect(installed_db)
     old = _track(conn, 12, "old")
@@ -74,7 +96,9 @@ def test_purge_deletes_old_executions_and_nothing_else(installed_db, connect):
     # everything else is as it was: the new executions, their rows, the other audit events
     after = conn.execute(SNAPSHOT).fetchone()
     gone_hub = {bytes(h) for h in keep[0]} - {bytes(h) for h in after[0]}
-    assert gone_hub >= set(old) and len(gone_hub) == 13
+    assert gone_hub >= set(old) and len(gone_hub) == 12  # (DDL is in the journal)
+    assert conn.execute("SELECT count(*) FROM script_tracking.ddl_journal WHERE object_identity = 'public.old_ddl'"
+                        ).fetchone()[0] == 0
     assert {bytes(h) for h in after[0]} <= {bytes(h) for h in keep[0]}
     assert set(after[1]) <= set(keep[1]) and set(after[2]) <= set(keep[2]) and set(after[3]) <= set(keep[3])
     assert _rows_of(conn, new) == (9, 15, 3, 15)

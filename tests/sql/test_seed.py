@@ -34,11 +34,12 @@ def test_seed_test2_event_trigger_tracks_create_and_drop_once(installed_db, conn
         ("CREATE TABLE", "table", "public.test_tracking_table"),
         ("DROP TABLE", "table", "public.test_tracking_table"),
     ]
-    # exactly one execution per statement: hub and satellite rows match
+    # exactly one execution per statement, each COMPLETED
     assert conn.execute(
-        "SELECT count(*), count(DISTINCT h.script_execution_hk), min(s.status), max(s.status)"
-        "  FROM script_tracking.script_execution_h h JOIN script_tracking.script_execution_s s USING (script_execution_hk)"
-        " WHERE h.script_type = 'DDL'").fetchone() == (2, 2, "COMPLETED", "COMPLETED")
+        "SELECT count(*), count(DISTINCT script_execution_hk), min(status), max(status)"
+        "  FROM script_tracking.get_execution_history(p_script_type => 'DDL')").fetchone() == (
+        2, 2, "COMPLETED", "COMPLETED")
+    assert conn.execute("SELECT count(*) FROM script_tracking.ddl_journal").fetchone()[0] == 2
     assert notes.warnings() == []
 
 
