@@ -446,6 +446,9 @@ DECLARE
     v_where  text    := '';
     v_cols   text;
     v_jwhere text    := '';
+    -- whether the filters can match DDL recorded in script_tracking.ddl_journal
+    v_journal boolean := (v_type IS NULL OR v_type = 'DDL') AND (v_status IS NULL OR v_status = 'COMPLETED')
+                         AND (p_script_name IS NULL OR pg_catalog.left(p_script_name, 9) = 'AUTO_DDL_');
 BEGIN
     IF v_limit < 0 THEN
         RAISE EXCEPTION 'limit must not be negative (got %)', v_limit
@@ -502,8 +505,9 @@ BEGIN
               'end_time, duration, error_message, db_session_user, client_addr, application_name, details, record_source';
     v_from := 'SELECT h.script_execution_hk, h.execution_id, h.script_name, h.script_type, s.status, '
               '       s.version_number, s.start_time, s.end_time, s.duration, s.error_message, '
-              '       s.db_session_user, s.client_addr, s.application_name, s.details, h.record_source, '
-              '       ' || pg_catalog.split_part(v_order, ' ', 1) || ' AS sort_key '
+              '       s.db_session_user, s.client_addr, s.application_name, s.details, h.record_source'
+        -- merged with the journal (below): by a key this walk gives in order, so no sort is needed
+        || CASE WHEN v_journal THEN ', ' || pg_catalog.split_part(v_order, ' ', 1) || ' AS sort_key ' ELSE ' ' END
         || v_from ||
         ' CROSS JOIN LATERAL ( '
         '       SELECT s1.status, s1.version_number, s1.start_time, s1.end_time, s1.duration, '
@@ -519,8 +523,7 @@ BEGIN
     -- COMPLETED execution of type DDL named AUTO_DDL_<tag>; see 30_ddl_tracker.sql). Only
     -- filters that can match it read it, by its (executed_at, execution_id) key newest
     -- first, at most p_limit rows: the other filters walk exactly what they walked before.
-    IF (v_type IS NULL OR v_type = 'DDL') AND (v_status IS NULL OR v_status = 'COMPLETED')
-       AND (p_script_name IS NULL OR pg_catalog.left(p_script_name, 9) = 'AUTO_DDL_') THEN
+    IF v_journal THEN
         IF p_script_name IS NOT NULL THEN
             v_jwhere := v_jwhere || ' AND ''AUTO_DDL_'' || pg_catalog.replace(pg_catalog.upper(j.command_tag), '' '', ''_'') = $1';
         END IF;
@@ -546,8 +549,6 @@ BEGIN
             ' LIMIT $6)) u '
             ' ORDER BY u.sort_key DESC, u.execution_id DESC '
             ' LIMIT $6';
-    ELSE
-        v_from := 'SELECT ' || v_cols || ' FROM (' || v_from || ') u ORDER BY u.sort_key DESC, u.execution_id DESC';
     END IF;
 
     RETURN QUERY EXECUTE v_from

@@ -55,6 +55,26 @@ COMMENT ON TABLE script_tracking.ddl_tracker_filter IS
 
 REVOKE ALL ON TABLE script_tracking.ddl_tracker_filter FROM PUBLIC;
 
+-- Words that make a text secret-bearing (case-insensitive, anywhere, also inside literals and
+-- comments): role passwords, FDW server/user-mapping OPTIONS, subscription CONNECTION strings,
+-- password= in connection strings, keys and tokens written into function bodies. One list for
+-- the fast path and the lexer: a constant its callers' plans fold in.
+CREATE FUNCTION script_tracking.ddl_secret_words()
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT 'password|passwd|passphrase|pwd|secret|credential|token|api_?key|access_?key'
+           '|private_?key|crypt|hmac|connection|options'::text
+$$;
+
+COMMENT ON FUNCTION script_tracking.ddl_secret_words() IS
+'The words (a case-insensitive regular expression) that make a DDL statement''s text secret-bearing: '
+'ddl_statement_text redacts the literals of a text that mentions one.';
+
+REVOKE ALL ON FUNCTION script_tracking.ddl_secret_words() FROM PUBLIC;
+
 -- The fast path of ddl_statement_text, as an SQL function without SET clauses so that the
 -- trigger functions' query inlines it: most DDL is recorded without calling the lexer.
 CREATE FUNCTION script_tracking.ddl_statement_plain(p_query text)
@@ -65,12 +85,11 @@ PARALLEL SAFE
 AS $$
     -- One statement (no ';' before the trailing blanks and semicolons) that can hold no
     -- secret (no quote, '$' or comment: a secret is always a string constant) or mentions
-    -- no secret word (the words of ddl_statement_text's c_secret).
+    -- no secret word.
     SELECT pg_catalog.octet_length(p_query) <= 16384
        AND ((pg_catalog.strpos(p_query, '''') = 0 AND pg_catalog.strpos(p_query, '$') = 0
              AND pg_catalog.strpos(p_query, '-') = 0 AND pg_catalog.strpos(p_query, '/') = 0)
-            OR p_query OPERATOR(pg_catalog.!~*) ('password|passwd|passphrase|pwd|secret|credential|token|api_?key'
-                                                 '|access_?key|private_?key|crypt|hmac|connection|options'))
+            OR p_query OPERATOR(pg_catalog.!~*) script_tracking.ddl_secret_words())
        AND pg_catalog.strpos(pg_catalog.rtrim(p_query, E'; \t\n\r'), ';') = 0
 $$;
 
@@ -89,12 +108,7 @@ SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
 AS $$
 DECLARE
-    -- Words that make a text secret-bearing (case-insensitive, anywhere, also inside literals
-    -- and comments): role passwords, FDW server/user-mapping OPTIONS, subscription CONNECTION
-    -- strings, password= in connection strings, keys and tokens written into function bodies.
-    -- (ddl_statement_plain spells out the same words)
-    c_secret CONSTANT text := 'password|passwd|passphrase|pwd|secret|credential|token|api_?key|access_?key'
-                              '|private_?key|crypt|hmac|connection|options';
+    c_secret CONSTANT text := script_tracking.ddl_secret_words();
     -- (no other initialized declarations: the fast path below runs for nearly every DDL)
     c_withheld text;         -- what a text that cannot be lexed safely becomes
     c_ids text;              -- characters starting an identifier or a dollar-quote tag: letters, _, non-ASCII

@@ -53,6 +53,7 @@ EXPECTED = [
     ("function", "public.track_operation(text, text, jsonb)"),
     ("function", "public.complete_operation(bytea, boolean, text)"),
     ("table", "script_tracking.ddl_tracker_filter"),
+    ("function", "script_tracking.ddl_secret_words()"),
     ("function", "script_tracking.ddl_statement_plain(text)"),
     ("function", "script_tracking.ddl_statement_text(text, text, text[], boolean)"),
     ("table", "script_tracking.ddl_journal"),
