@@ -186,7 +186,8 @@ def test_revoked_privileges_do_not_break_ddl(installed_db, connect):
                      " script_tracking.script_execution_version_seq TO st_tracker_owner")
         conn.execute("GRANT SELECT, INSERT ON script_tracking.ddl_journal TO st_tracker_owner")
         conn.execute("GRANT EXECUTE ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean),"
-                     " script_tracking.ddl_statement_plain(text) TO st_tracker_owner")
+                     " script_tracking.ddl_statement_plain(text), script_tracking.ddl_secret_words()"
+                     " TO st_tracker_owner")
         notes.clear()
         start = max_execution_id(conn)
         conn.execute("CREATE TABLE public.priv_ok (x int)")  # positive control: the owner can track
