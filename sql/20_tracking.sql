@@ -27,7 +27,8 @@
 --   * none or COMPLETED: the hub, by (load_date DESC, execution_id DESC) or the
 --     (script_name, ...) / (script_type, ...) variants;
 --   * FAILED: the satellite's FAILED versions (small partial indexes keyed by
---     start_time, which is the hub's load_date in every version);
+--     start_time, which is the hub's load_date in every version); the walked
+--     version is the latest when no later one exists (an index-only probe);
 --   * RUNNING: script_execution_running, the executions started and not yet
 --     completed (track_operation adds a row, complete_operation removes it).
 -- The satellite stays strictly insert-only (no "latest status" column to update).
@@ -444,6 +445,7 @@ DECLARE
     v_from   text;
     v_order  text;
     v_where  text    := '';
+    v_latest text;
     v_cols   text;
     v_jwhere text    := '';
     -- whether the filters can match DDL recorded in script_tracking.ddl_journal
@@ -471,18 +473,35 @@ BEGIN
     -- What is walked newest-first depends on the status (see the file's header). For
     -- FAILED and RUNNING the hub row is a primary-key probe per row walked (LIMIT 1 keeps
     -- it a nested loop whatever the estimates); a version's start_time is its hub row's
-    -- load_date, so the walk's order is the result's.
+    -- load_date, so the walk's order is the result's. For FAILED the walked version is the
+    -- result's when nothing follows it (complete_operation never writes after a final
+    -- version; a hand-written later one still wins): a probe of the primary key's
+    -- index alone, not the latest version's row.
+    v_latest := ' CROSS JOIN LATERAL ( '
+        '       SELECT s1.status, s1.version_number, s1.start_time, s1.end_time, s1.duration, '
+        '              s1.error_message, s1.db_session_user, s1.client_addr, s1.application_name, s1.details '
+        '         FROM script_tracking.script_execution_s s1 '
+        '        WHERE s1.script_execution_hk = h.script_execution_hk '
+        '        ORDER BY s1.version_number DESC '
+        '        LIMIT 1) s ';
     IF v_status = 'FAILED' THEN
-        v_from := ' FROM script_tracking.script_execution_s f'
+        -- the check that nothing follows the FAILED version sits inside the hub's LIMIT 1
+        -- probe: there it stays a per-row probe of the primary key's index, and the walk
+        -- keeps its estimate of one result per FAILED version (so, its index order)
+        v_from := ' FROM script_tracking.script_execution_s s'
                   ' CROSS JOIN LATERAL (SELECT h1.* FROM script_tracking.script_execution_h h1'
-                  '       WHERE h1.script_execution_hk = f.script_execution_hk AND h1.load_date = f.start_time'
+                  '       WHERE h1.script_execution_hk = s.script_execution_hk AND h1.load_date = s.start_time'
+                  '         AND NOT EXISTS (SELECT FROM script_tracking.script_execution_s s2'
+                  '                          WHERE s2.script_execution_hk = s.script_execution_hk'
+                  '                            AND s2.version_number > s.version_number)'
                   '       LIMIT 1) h';
-        v_where := ' AND f.status = ''FAILED''';
-        v_order := 'f.start_time DESC, h.execution_id DESC';
-        IF p_script_name IS NOT NULL THEN v_where := v_where || ' AND f.script_name = $1'; END IF;
-        IF v_type IS NOT NULL        THEN v_where := v_where || ' AND f.script_type = $2'; END IF;
-        IF p_from IS NOT NULL        THEN v_where := v_where || ' AND f.start_time >= $4'; END IF;
-        IF p_to IS NOT NULL          THEN v_where := v_where || ' AND f.start_time < $5'; END IF;
+        v_latest := '';
+        v_where := ' AND s.status = ''FAILED''';  -- a constant: the partial indexes match it
+        v_order := 's.start_time DESC, h.execution_id DESC';
+        IF p_script_name IS NOT NULL THEN v_where := v_where || ' AND s.script_name = $1'; END IF;
+        IF v_type IS NOT NULL        THEN v_where := v_where || ' AND s.script_type = $2'; END IF;
+        IF p_from IS NOT NULL        THEN v_where := v_where || ' AND s.start_time >= $4'; END IF;
+        IF p_to IS NOT NULL          THEN v_where := v_where || ' AND s.start_time < $5'; END IF;
     ELSIF v_status = 'RUNNING' THEN
         v_from := ' FROM script_tracking.script_execution_running r'
                   ' CROSS JOIN LATERAL (SELECT h1.* FROM script_tracking.script_execution_h h1'
@@ -508,14 +527,7 @@ BEGIN
               '       s.db_session_user, s.client_addr, s.application_name, s.details, h.record_source'
         -- merged with the journal (below): by a key this walk gives in order, so no sort is needed
         || CASE WHEN v_journal THEN ', ' || pg_catalog.split_part(v_order, ' ', 1) || ' AS sort_key ' ELSE ' ' END
-        || v_from ||
-        ' CROSS JOIN LATERAL ( '
-        '       SELECT s1.status, s1.version_number, s1.start_time, s1.end_time, s1.duration, '
-        '              s1.error_message, s1.db_session_user, s1.client_addr, s1.application_name, s1.details '
-        '         FROM script_tracking.script_execution_s s1 '
-        '        WHERE s1.script_execution_hk = h.script_execution_hk '
-        '        ORDER BY s1.version_number DESC '
-        '        LIMIT 1) s '
+        || v_from || v_latest ||
         ' WHERE true' || v_where ||
         ' ORDER BY ' || v_order ||
         ' LIMIT $6';
