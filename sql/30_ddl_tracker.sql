@@ -55,6 +55,21 @@ COMMENT ON TABLE script_tracking.ddl_tracker_filter IS
 
 REVOKE ALL ON TABLE script_tracking.ddl_tracker_filter FROM PUBLIC;
 
+-- The filter as the event triggers read it, one row of four arrays (tags upper-cased);
+-- a view, so it is expanded into their one cached statement at no cost per event.
+CREATE VIEW script_tracking.ddl_tracker_filter_sets AS
+SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
+       COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
+       COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
+       COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
+  FROM script_tracking.ddl_tracker_filter ft;
+
+COMMENT ON VIEW script_tracking.ddl_tracker_filter_sets IS
+'script_tracking.ddl_tracker_filter as one row: the schemas and (upper-cased) command tags to include and to '
+'exclude, each an array (empty = none). Read by ddl_tracker_command_end and ddl_tracker_sql_drop.';
+
+REVOKE ALL ON TABLE script_tracking.ddl_tracker_filter_sets FROM PUBLIC;
+
 -- Words that make a text secret-bearing (case-insensitive, anywhere, also inside literals and
 -- comments): role passwords, FDW server/user-mapping OPTIONS, subscription CONNECTION strings,
 -- password= in connection strings, keys and tokens written into function bodies. One list for
@@ -623,11 +638,7 @@ BEGIN
                   FROM pg_catalog.pg_event_trigger_ddl_commands()
                        WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
                                             object_identity, in_extension, command, ord)) c
-         CROSS JOIN (SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
-                            COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
-                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
-                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
-                       FROM script_tracking.ddl_tracker_filter ft) f
+         CROSS JOIN script_tracking.ddl_tracker_filter_sets f
          WHERE NOT COALESCE(c.sch = ANY (f.exc_schema), false)
            AND NOT (c.tag = ANY (f.exc_tag))
            AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(c.sch = ANY (f.inc_schema), false))
@@ -700,11 +711,7 @@ BEGIN
                        WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
                                             schema_name, object_name, object_identity, address_names, address_args, ord)
                  WHERE o.original) d
-         CROSS JOIN (SELECT COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'include_schema'), '{}') AS inc_schema,
-                            COALESCE(pg_catalog.array_agg(ft.value) FILTER (WHERE ft.kind = 'exclude_schema'), '{}') AS exc_schema,
-                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'include_tag'), '{}') AS inc_tag,
-                            COALESCE(pg_catalog.array_agg(pg_catalog.upper(ft.value)) FILTER (WHERE ft.kind = 'exclude_tag'), '{}') AS exc_tag
-                       FROM script_tracking.ddl_tracker_filter ft) f
+         CROSS JOIN script_tracking.ddl_tracker_filter_sets f
          WHERE NOT COALESCE(d.sch = ANY (f.exc_schema), false)
            AND NOT (v_tag = ANY (f.exc_tag))
            AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(d.sch = ANY (f.inc_schema), false))

@@ -53,6 +53,7 @@ EXPECTED = [
     ("function", "public.track_operation(text, text, jsonb)"),
     ("function", "public.complete_operation(bytea, boolean, text)"),
     ("table", "script_tracking.ddl_tracker_filter"),
+    ("view", "script_tracking.ddl_tracker_filter_sets"),
     ("function", "script_tracking.ddl_secret_words()"),
     ("function", "script_tracking.ddl_statement_plain(text)"),
     ("function", "script_tracking.ddl_statement_text(text, text, text[], boolean)"),
@@ -133,10 +134,11 @@ def test_dependencies():
         "script_tracking.track_operation(text, text, jsonb)"}
     assert deps["public.complete_operation(bytea, boolean, text)"] == {
         "script_tracking.complete_operation(bytea, boolean, text)"}
+    assert deps["script_tracking.ddl_tracker_filter_sets"] == {"script_tracking.ddl_tracker_filter"}
     assert deps["script_tracking.ddl_history"] == {
         "script_tracking.script_execution_h", "script_tracking.script_execution_s", "script_tracking.ddl_journal"}
     for fn in ("script_tracking.ddl_tracker_command_end()", "script_tracking.ddl_tracker_sql_drop()"):
-        assert deps[fn] >= {"script_tracking.ddl_tracker_filter", "script_tracking.ddl_journal",
+        assert deps[fn] >= {"script_tracking.ddl_tracker_filter_sets", "script_tracking.ddl_journal",
                             "script_tracking.ddl_statement_plain(text)"}
     # event triggers wait for their functions
     assert deps["auto_ddl_tracker"] == {"script_tracking.ddl_tracker_command_end()"}

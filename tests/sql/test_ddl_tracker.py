@@ -181,7 +181,7 @@ def test_revoked_privileges_do_not_break_ddl(installed_db, connect):
         for fn in ("script_tracking.ddl_tracker_command_end()", "script_tracking.ddl_tracker_sql_drop()"):
             conn.execute(f"ALTER FUNCTION {fn} OWNER TO st_tracker_owner")
         conn.execute("GRANT USAGE ON SCHEMA script_tracking TO st_tracker_owner")
-        conn.execute("GRANT SELECT ON script_tracking.ddl_tracker_filter TO st_tracker_owner")
+        conn.execute("GRANT SELECT ON script_tracking.ddl_tracker_filter_sets TO st_tracker_owner")
         conn.execute("GRANT USAGE ON SEQUENCE script_tracking.script_execution_id_seq,"
                      " script_tracking.script_execution_version_seq TO st_tracker_owner")
         conn.execute("GRANT SELECT, INSERT ON script_tracking.ddl_journal TO st_tracker_owner")
