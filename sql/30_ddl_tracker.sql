@@ -580,7 +580,7 @@ CREATE TABLE script_tracking.ddl_journal (
     db_session_user  text        NOT NULL,
     client_addr      inet,
     application_name text,
-    -- the only index: newest-first walks (get_execution_history, purge) in (start, id) order
+    -- newest-first walks (get_execution_history, purge) in (start, id) order
     CONSTRAINT ddl_journal_pk PRIMARY KEY (executed_at, execution_id),
     CONSTRAINT ddl_journal_event_ck CHECK (event IN ('ddl_command_end', 'sql_drop'))
 );
@@ -593,6 +593,12 @@ COMMENT ON TABLE script_tracking.ddl_journal IS
 'rows. Read it through script_tracking.ddl_history or get_execution_history.';
 
 REVOKE ALL ON TABLE script_tracking.ddl_journal FROM PUBLIC;
+
+-- get_execution_history(p_script_name => 'AUTO_DDL_...'), newest first: keyed by the name
+-- as the history shows it (the same expression), so a rare command is not a journal scan
+CREATE INDEX ddl_journal_name_recent_idx
+    ON script_tracking.ddl_journal (('AUTO_DDL_' || pg_catalog.replace(pg_catalog.upper(command_tag), ' ', '_')),
+                                    executed_at DESC, execution_id DESC);
 
 CREATE FUNCTION script_tracking.ddl_tracker_command_end()
 RETURNS event_trigger

@@ -58,6 +58,7 @@ EXPECTED = [
     ("function", "script_tracking.ddl_statement_plain(text)"),
     ("function", "script_tracking.ddl_statement_text(text, text, text[], boolean)"),
     ("table", "script_tracking.ddl_journal"),
+    ("index", "script_tracking.ddl_journal_name_recent_idx"),
     ("function", "script_tracking.ddl_tracker_command_end()"),
     ("function", "script_tracking.ddl_tracker_sql_drop()"),
     ("view", "script_tracking.ddl_history"),

@@ -231,3 +231,13 @@ def test_rare_statuses_are_read_through_their_indexes(installed_db, connect):
     plan = next((m for m in notes.messages() if "LATERAL" in m), None)
     assert rows[0][2] == "AUTO_DDL_CREATE_TABLE" and len(rows) == 5
     assert "ddl_journal" in plan and "script_execution_h_recent_idx" in plan, plan
+    # DDL by name: the journal through its name index, not a walk of every DDL row
+    conn.execute("DO $$ BEGIN FOR i IN 1..300 LOOP EXECUTE 'CREATE TABLE public.t' || i || ' (a int)'; END LOOP; END $$")
+    conn.execute("CREATE VIEW public.rare_view AS SELECT 1 AS a")
+    conn.execute("ANALYZE script_tracking.ddl_journal")
+    notes.clear()
+    rows = conn.execute("SELECT script_name, details ->> 'object_identity' FROM script_tracking.get_execution_history("
+                        "p_script_name => 'AUTO_DDL_CREATE_VIEW')").fetchall()
+    plan = next((m for m in notes.messages() if "LATERAL" in m), None)
+    assert rows == [("AUTO_DDL_CREATE_VIEW", "public.rare_view")]
+    assert "ddl_journal_name_recent_idx" in plan and "Seq Scan on ddl_journal" not in plan, plan
