@@ -473,10 +473,8 @@ BEGIN
     -- What is walked newest-first depends on the status (see the file's header). For
     -- FAILED and RUNNING the hub row is a primary-key probe per row walked (LIMIT 1 keeps
     -- it a nested loop whatever the estimates); a version's start_time is its hub row's
-    -- load_date, so the walk's order is the result's. For FAILED the walked version is the
-    -- result's when nothing follows it (complete_operation never writes after a final
-    -- version; a hand-written later one still wins): a probe of the primary key's
-    -- index alone, not the latest version's row.
+    -- load_date, so the walk's order is the result's. The latest version of each row
+    -- walked (not needed for FAILED, below):
     v_latest := ' CROSS JOIN LATERAL ( '
         '       SELECT s1.status, s1.version_number, s1.start_time, s1.end_time, s1.duration, '
         '              s1.error_message, s1.db_session_user, s1.client_addr, s1.application_name, s1.details '
@@ -485,9 +483,11 @@ BEGIN
         '        ORDER BY s1.version_number DESC '
         '        LIMIT 1) s ';
     IF v_status = 'FAILED' THEN
-        -- the check that nothing follows the FAILED version sits inside the hub's LIMIT 1
-        -- probe: there it stays a per-row probe of the primary key's index, and the walk
-        -- keeps its estimate of one result per FAILED version (so, its index order)
+        -- The walked version is the result's when nothing follows it (complete_operation
+        -- never writes after a final version; a hand-written later one still wins). That
+        -- check sits inside the hub's LIMIT 1 probe: there it stays a per-row probe of the
+        -- primary key's index, and the walk keeps its estimate of one result per FAILED
+        -- version (so, its index order).
         v_from := ' FROM script_tracking.script_execution_s s'
                   ' CROSS JOIN LATERAL (SELECT h1.* FROM script_tracking.script_execution_h h1'
                   '       WHERE h1.script_execution_hk = s.script_execution_hk AND h1.load_date = s.start_time'
