@@ -197,6 +197,23 @@ CREATE INDEX script_execution_s_failed_name_idx
 CREATE INDEX script_execution_s_failed_type_idx
     ON script_tracking.script_execution_s (script_type, start_time DESC) WHERE status = 'FAILED';
 
+-- The executions whose latest version is RUNNING, read from the whole satellite: what
+-- the running set holds. It fills the set when the set is created, and rebuild_running_set().
+CREATE VIEW script_tracking.script_execution_running_derived AS
+SELECT h.script_execution_hk, h.load_date, h.execution_id
+  FROM script_tracking.script_execution_s s
+  JOIN script_tracking.script_execution_h h ON h.script_execution_hk = s.script_execution_hk
+ WHERE s.status = 'RUNNING'
+   AND NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s later
+                    WHERE later.script_execution_hk = s.script_execution_hk
+                      AND later.version_number > s.version_number);
+
+COMMENT ON VIEW script_tracking.script_execution_running_derived IS
+'The executions whose latest satellite version is RUNNING (hash key, load_date, execution_id), read from the whole '
+'satellite: what script_tracking.script_execution_running holds. Fills it when it is created; rebuild_running_set().';
+
+REVOKE ALL ON TABLE script_tracking.script_execution_running_derived FROM PUBLIC;
+
 CREATE TABLE script_tracking.script_execution_running (
     script_execution_hk bytea       NOT NULL CONSTRAINT script_execution_running_pk PRIMARY KEY,
     load_date           timestamptz NOT NULL,
@@ -207,12 +224,19 @@ COMMENT ON TABLE script_tracking.script_execution_running IS
 'The executions started by track_operation and not completed yet (hash key, and the hub''s load_date and '
 'execution_id for the newest-first order): get_execution_history(p_status => ''RUNNING'') reads it instead of '
 'the whole history. track_operation inserts, complete_operation and purge_executions delete; '
-'rebuild_running_set() makes it again from the satellite (once, after upgrading an installation made before it).';
+'filled from the satellite when it is created (an installation made before it gets its executions still running); '
+'rebuild_running_set() makes it again.';
 
 CREATE INDEX script_execution_running_recent_idx
     ON script_tracking.script_execution_running (load_date DESC, execution_id DESC);
 
 REVOKE ALL ON TABLE script_tracking.script_execution_running FROM PUBLIC;
+
+-- Run when the table is created, never again (an INSERT attached to a table): on an
+-- installation made before the running set, the executions still running go in at once.
+INSERT INTO script_tracking.script_execution_running (script_execution_hk, load_date, execution_id)
+SELECT d.script_execution_hk, d.load_date, d.execution_id
+  FROM script_tracking.script_execution_running_derived d;
 
 CREATE FUNCTION script_tracking.track_operation(
     p_script_name text,
@@ -471,7 +495,7 @@ BEGIN
     -- with the actual values: each call gets the index-driven plan for its
     -- filters (no generic plan with "param IS NULL OR ..." predicates).
     -- What is walked newest-first depends on the status (see the file's header). For
-    -- FAILED and RUNNING the hub row is a primary-key probe per row walked (LIMIT 1 keeps
+    -- FAILED and RUNNING the hub row is one index probe per row walked (LIMIT 1 keeps
     -- it a nested loop whatever the estimates); a version's start_time is its hub row's
     -- load_date, so the walk's order is the result's. The latest version of each row
     -- walked (not needed for FAILED, below):
@@ -687,30 +711,22 @@ BEGIN
     -- No lock against tracking: a row of an execution completed meanwhile is harmless
     -- (the history checks each execution's latest version) and goes at its purge.
     INSERT INTO script_tracking.script_execution_running (script_execution_hk, load_date, execution_id)
-    SELECT h.script_execution_hk, h.load_date, h.execution_id
-      FROM script_tracking.script_execution_s s
-      JOIN script_tracking.script_execution_h h ON h.script_execution_hk = s.script_execution_hk
-     WHERE s.status = 'RUNNING'
-       AND NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s later
-                        WHERE later.script_execution_hk = s.script_execution_hk
-                          AND later.version_number > s.version_number)
+    SELECT d.script_execution_hk, d.load_date, d.execution_id
+      FROM script_tracking.script_execution_running_derived d
     ON CONFLICT (script_execution_hk) DO NOTHING;
     GET DIAGNOSTICS v_added = ROW_COUNT;
     DELETE FROM script_tracking.script_execution_running r
-     WHERE NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s s
-                        WHERE s.script_execution_hk = r.script_execution_hk AND s.status = 'RUNNING'
-                          AND NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s later
-                                           WHERE later.script_execution_hk = s.script_execution_hk
-                                             AND later.version_number > s.version_number));
+     WHERE NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_running_derived d
+                        WHERE d.script_execution_hk = r.script_execution_hk);
     RETURN v_added;
 END;
 $$;
 
 COMMENT ON FUNCTION script_tracking.rebuild_running_set() IS
 'Makes script_tracking.script_execution_running hold exactly the executions whose latest version is RUNNING; '
-'returns how many rows it added. Needed once after upgrading an installation made before the running set '
-'existed (its executions still running are missing from p_status => ''RUNNING'' until then). Reads the whole '
-'satellite; takes no lock that stops tracking.';
+'returns how many rows it added. The set is filled when it is created, an upgrade''s too; this repairs it, for '
+'executions that the previous release''s functions started while the upgrade ran, or rows deleted by hand. Reads '
+'the whole satellite; takes no lock that stops tracking.';
 
 REVOKE ALL ON FUNCTION script_tracking.rebuild_running_set() FROM PUBLIC;
 

@@ -21,7 +21,7 @@ from psycopg import sql
 from . import catalog
 from .db import ProviderError
 from .desired import owner_statement, owner_target
-from .sqlsource import identifier
+from .sqlsource import fills, identifier
 
 Statement = str | sql.Composable
 
@@ -57,8 +57,9 @@ def differences(live: dict, want: dict, fields: tuple[str, ...] | None = None) -
 
 
 def _split(statements: list[str]) -> tuple[ast.Node, list[str]]:
-    """The CREATE statement (parsed) and the statements attached to it (as text)."""
-    return parse_sql(statements[0])[0].stmt, list(statements[1:])
+    """The CREATE statement (parsed) and the statements attached to it that set what
+    it has (as text): a table's fill runs at its creation only."""
+    return parse_sql(statements[0])[0].stmt, [s for s in statements[1:] if not fills(s)]
 
 
 class Kind:

@@ -2,7 +2,8 @@
 
 Statements are split and identified with pglast (PostgreSQL's own parser), never
 with regular expressions. Each object carries the statements that belong to it
-(its CREATE plus the COMMENT, GRANT/REVOKE and ALTER ... OWNED BY that name it),
+(its CREATE plus the COMMENT, GRANT/REVOKE and ALTER ... OWNED BY that name it, and
+for a table an INSERT that fills it when it is created),
 the objects it references (they become Pulumi dependencies), and a normalized
 form used for diffs, so that formatting and comments never count as a change.
 
@@ -165,7 +166,9 @@ def identify(stmt: ast.Node) -> tuple[str, str | None, str, str] | None:
 
 
 def attached_to(stmt: ast.Node) -> list[str]:
-    """Identities a COMMENT / GRANT / REVOKE / ALTER SEQUENCE statement is about."""
+    """Identities a COMMENT / GRANT / REVOKE / ALTER SEQUENCE statement is about, and
+    the table an INSERT fills (run when the table is created, never again: its first
+    rows, derived from what exists then)."""
     def obj_key(objtype, obj) -> str:
         if isinstance(obj, ast.ObjectWithArgs):
             return _func_key(_names(obj.objname), [_type(t) for t in obj.objargs or ()])
@@ -183,7 +186,14 @@ def attached_to(stmt: ast.Node) -> list[str]:
         return [obj_key(stmt.objtype, o) for o in stmt.objects]
     if isinstance(stmt, ast.AlterSeqStmt):
         return [obj_key(None, stmt.sequence)]
+    if isinstance(stmt, ast.InsertStmt):
+        return [obj_key(None, stmt.relation)]
     return []
+
+
+def fills(text: str) -> bool:
+    """Whether a statement attached to a table is its fill (an INSERT: run at creation only)."""
+    return isinstance(parse_sql(text)[0].stmt, ast.InsertStmt)
 
 
 def _statement_text(sql: str, rs: ast.RawStmt) -> str:
@@ -252,6 +262,8 @@ def load_objects(files: tuple[str, ...], sql_dir: Path = SQL_DIR) -> list[DbObje
             for target in targets:
                 if target not in kinds:
                     raise SqlSourceError(f"{path.name}: statement refers to undeclared object {target}")
+                if isinstance(rs.stmt, ast.InsertStmt) and kinds[target][0] != "table":
+                    raise SqlSourceError(f"{path.name}: an INSERT can only fill a table, not {target}")
                 stmts[target].append(stmt_text)
 
     deps = references({identity: stmts[identity] for identity in order})
@@ -259,8 +271,8 @@ def load_objects(files: tuple[str, ...], sql_dir: Path = SQL_DIR) -> list[DbObje
 
 
 def references(statements: dict[str, list[str]]) -> dict[str, list[str]]:
-    """identity -> the identities of the objects its CREATE statement names (its
-    COMMENT text or GRANTs add no dependency). `statements` is in creation order:
+    """identity -> the identities of the objects its CREATE statement and a table's
+    fill name (its COMMENT text or GRANTs add no dependency). `statements` is in creation order:
     a later object can only be named where PostgreSQL binds late (a PL/pgSQL
     body), and creation order already follows the files, so only earlier ones count."""
     order = list(statements)
@@ -270,7 +282,9 @@ def references(statements: dict[str, list[str]]) -> dict[str, list[str]]:
     out = {}
     for identity in order:
         deps: list[str] = []
-        for qn in sorted(_referenced_names(statements[identity][0])):
+        first, *attached = statements[identity]
+        named = set().union(*(_referenced_names(t) for t in (first, *filter(fills, attached))))
+        for qn in sorted(named):
             for dep in by_qualname.get(qn, ()):
                 if dep != identity and order.index(dep) < order.index(identity) and dep not in deps:
                     deps.append(dep)

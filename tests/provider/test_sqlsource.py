@@ -13,7 +13,8 @@ import pytest
 from pglast import ast, parse_sql
 
 from script_tracking.desired import Settings, SettingsError, desired_objects
-from script_tracking.sqlsource import (OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError, load_objects,
+from script_tracking.kinds import KINDS, _split
+from script_tracking.sqlsource import (OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError, fills, load_objects,
                                   normalize)
 
 from .support import add_comments, changed_body, flip_case, reformatted, respace, with_statements
@@ -43,6 +44,7 @@ EXPECTED = [
     ("index", "script_tracking.script_execution_s_failed_recent_idx"),
     ("index", "script_tracking.script_execution_s_failed_name_idx"),
     ("index", "script_tracking.script_execution_s_failed_type_idx"),
+    ("view", "script_tracking.script_execution_running_derived"),
     ("table", "script_tracking.script_execution_running"),
     ("index", "script_tracking.script_execution_running_recent_idx"),
     ("function", "script_tracking.track_operation(text, text, jsonb)"),
@@ -92,7 +94,9 @@ def test_each_object_carries_its_create_then_its_comment_and_revoke():
         assert isinstance(first, CREATE_NODE[o.kind]), o.identity
         assert not any(isinstance(s, tuple(CREATE_NODE.values())) for s in rest), o.identity
         kinds = [type(s).__name__ for s in rest]
-        if o.kind in ("table", "function", "sequence", "view"):
+        if o.identity == "script_tracking.script_execution_running":  # and its fill
+            assert kinds == ["CommentStmt", "GrantStmt", "InsertStmt"], (o.identity, kinds)
+        elif o.kind in ("table", "function", "sequence", "view"):
             assert kinds == ["CommentStmt", "GrantStmt"], (o.identity, kinds)
         elif o.kind == "event_trigger":
             assert kinds == ["CommentStmt"], (o.identity, kinds)
@@ -135,6 +139,8 @@ def test_dependencies():
         "script_tracking.track_operation(text, text, jsonb)"}
     assert deps["public.complete_operation(bytea, boolean, text)"] == {
         "script_tracking.complete_operation(bytea, boolean, text)"}
+    # a table's fill reads what it names: created before the table
+    assert deps["script_tracking.script_execution_running"] == {"script_tracking.script_execution_running_derived"}
     assert deps["script_tracking.ddl_tracker_filter_sets"] == {"script_tracking.ddl_tracker_filter"}
     assert deps["script_tracking.ddl_history"] == {
         "script_tracking.script_execution_h", "script_tracking.script_execution_s", "script_tracking.ddl_journal"}
@@ -144,6 +150,25 @@ def test_dependencies():
     # event triggers wait for their functions
     assert deps["auto_ddl_tracker"] == {"script_tracking.ddl_tracker_command_end()"}
     assert deps["auto_ddl_tracker_drop"] == {"script_tracking.ddl_tracker_sql_drop()"}
+
+
+def test_an_insert_fills_a_table_at_its_creation_only(tmp_path):
+    (tmp_path / "a.sql").write_text(
+        "CREATE TABLE s.a (x integer);\n"
+        "CREATE TABLE s.b (y integer);\n"
+        "COMMENT ON TABLE s.b IS 'b';\n"
+        "INSERT INTO s.b (y) SELECT x FROM s.a;\n")
+    b = load_objects(("a.sql",), tmp_path)[1]
+    assert b.depends_on == ("s.a",) and fills(b.statements[2]) and not fills(b.statements[1])
+    # created with its fill; a change of its comment runs the COMMENT again, not the fill
+    assert KINDS["table"].create("s.b", list(b.statements)) == list(b.statements)
+    assert _split(list(b.statements))[1] == ["COMMENT ON TABLE s.b IS 'b'"]
+    (tmp_path / "b.sql").write_text(
+        "CREATE TABLE s.a (x integer);\n"
+        "CREATE VIEW s.v AS SELECT x FROM s.a;\n"
+        "INSERT INTO s.v (x) VALUES (1);\n")
+    with pytest.raises(SqlSourceError, match="b.sql: an INSERT can only fill a table, not s.v"):
+        load_objects(("b.sql",), tmp_path)
 
 
 def test_words_in_comments_and_string_texts_are_not_dependencies(tmp_path):
@@ -267,7 +292,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize("text, message", [
-    ("CREATE TABLE s.t (a integer);\nINSERT INTO s.t VALUES (1);", "unsupported statement InsertStmt"),
+    ("CREATE TABLE s.t (a integer);\nUPDATE s.t SET a = 1;", "unsupported statement UpdateStmt"),
     ("CREATE SCHEMA s;", "unsupported statement CreateSchemaStmt"),
     ("CREATE TABLE s.t (a integer);\nALTER TABLE s.t ADD COLUMN b integer;", "unsupported statement AlterTableStmt"),
     ("CREATE TABLE s.t (a integer);\nCOMMENT ON TABLE s.other IS 'x';", "undeclared object s.other"),

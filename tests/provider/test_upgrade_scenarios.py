@@ -195,9 +195,10 @@ def test_adopting_a_hand_edited_install_shows_and_repairs_every_difference(pg, n
     assert any("script_execution_h_type_ck" in w for w in hub["why"]), hub["why"]
     assert "column record_source: type character varying(20) -> text" in hub["why"]
     assert "column record_source: NOT NULL" in hub["why"]
-    # the view over the column goes and comes back around the ALTER TYPE
+    # the views over the table go and come back around the ALTER TYPE
     assert checked.inputs["plan"]["script_tracking.ddl_history"]["action"] in ("replace", "recreate")
     assert set(checked.inputs["plan"]) == {"script_tracking.script_execution_h", "script_tracking.ddl_history",
+                                           "script_tracking.script_execution_running_derived",
                                            "reader: SELECT on table script_tracking.ddl_history"}
     p.create(checked.inputs)
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:

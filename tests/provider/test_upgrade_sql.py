@@ -1,8 +1,8 @@
 """An installation of the release before the running set and the retention purge
 (its sql/ from this repository's history) with history in it, upgraded through the
-provider to this sql/: the plan is additive (new table, indexes and functions, two
-indexes dropped, the limit table's CHECK widened), the history is kept, and after
-rebuild_running_set() every filter answers as before, the purge included."""
+provider to this sql/: the plan is additive (new tables, a view, indexes and functions, two
+indexes dropped, the limit table's CHECK widened), the history is kept, and with the
+running set filled at its creation every filter answers as before, the purge included."""
 
 from __future__ import annotations
 
@@ -62,6 +62,10 @@ def test_the_previous_release_upgrades_with_its_history(pg, db, tmp_path):
     new = _props(pg, db, Settings(owner_role="", retention_days=30))
     diff = p.diff("x", outs, new)
     assert diff.changes
+    # the preview shows the running set created, with its statements (the objects input): the fill last
+    key = "script_tracking.script_execution_running"
+    assert p.check(outs, new).inputs["plan"][key]["action"] == "create"
+    assert new["objects"][key]["statements"][-1].startswith("INSERT INTO script_tracking.script_execution_running ")
     outs = p.update("x", outs, new).outs
     assert p.diff("x", outs, new).changes is False
 
@@ -92,9 +96,9 @@ def test_the_previous_release_upgrades_with_its_history(pg, db, tmp_path):
             return [r[0] for r in c.execute("SELECT script_execution_hk FROM"
                                             " script_tracking.get_execution_history(p_status => 'RUNNING')")]
 
-        assert running() == []  # the running set starts empty ...
-        assert c.execute("SELECT script_tracking.rebuild_running_set()").fetchone()[0] == 3
-        assert running() == hks[8:5:-1]  # ... and holds the three still running once rebuilt
+        # the running set was filled when the upgrade created it: the three still running
+        assert running() == hks[8:5:-1]
+        assert c.execute("SELECT script_tracking.rebuild_running_set()").fetchone()[0] == 0
         assert [r[0] for r in c.execute("SELECT script_execution_hk FROM script_tracking.get_execution_history("
                                         "p_status => 'FAILED')")] == [hks[5], hks[3], hks[1]]
         c.execute("SELECT complete_operation(%s, true)", (hks[8],))

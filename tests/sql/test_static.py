@@ -20,6 +20,7 @@ DECLARATIVE = ["10_audit.sql", "20_tracking.sql", "30_ddl_tracker.sql", "40_ddl_
 ALLOWED = (
     ast.CreateStmt, ast.CreateSeqStmt, ast.CreateFunctionStmt, ast.IndexStmt, ast.ViewStmt,
     ast.CreateEventTrigStmt, ast.CommentStmt, ast.GrantStmt, ast.AlterSeqStmt,
+    ast.InsertStmt,  # a table's fill, run when the table is created (sqlsource)
 )
 OUR_SCHEMAS = {"util", "script_tracking", "public", "pg_catalog"}
 

@@ -279,8 +279,8 @@ def test_sql_the_provider_cannot_manage_stops_the_program(tmp_path):
     for f in OBJECT_FILES + TRIGGER_FILES:
         (tmp_path / f).write_text((SQL_DIR / f).read_text())
     with (tmp_path / "10_audit.sql").open("a") as f:
-        f.write("\nINSERT INTO util.audit_log (event_type, resource_type) VALUES ('x', 'y');\n")
-    with pytest.raises(SqlSourceError, match="unsupported statement InsertStmt"):
+        f.write("\nUPDATE util.audit_log SET event_type = 'x';\n")
+    with pytest.raises(SqlSourceError, match="unsupported statement UpdateStmt"):
         run(Settings(sql_dir=tmp_path))
 
 
