@@ -472,6 +472,8 @@ DECLARE
     v_latest text;
     v_cols   text;
     v_jwhere text    := '';
+    -- a journal row's script name (ddl_journal_name_recent_idx is on this expression)
+    c_ddl_name CONSTANT text := '''AUTO_DDL_'' || pg_catalog.replace(pg_catalog.upper(j.command_tag), '' '', ''_'')';
     -- whether the filters can match DDL recorded in script_tracking.ddl_journal
     v_journal boolean := (v_type IS NULL OR v_type = 'DDL') AND (v_status IS NULL OR v_status = 'COMPLETED')
                          AND (p_script_name IS NULL OR pg_catalog.left(p_script_name, 9) = 'AUTO_DDL_');
@@ -561,13 +563,13 @@ BEGIN
     -- first, at most p_limit rows: the other filters walk exactly what they walked before.
     IF v_journal THEN
         IF p_script_name IS NOT NULL THEN
-            v_jwhere := v_jwhere || ' AND ''AUTO_DDL_'' || pg_catalog.replace(pg_catalog.upper(j.command_tag), '' '', ''_'') = $1';
+            v_jwhere := v_jwhere || ' AND ' || c_ddl_name || ' = $1';
         END IF;
         IF p_from IS NOT NULL THEN v_jwhere := v_jwhere || ' AND j.executed_at >= $4'; END IF;
         IF p_to IS NOT NULL   THEN v_jwhere := v_jwhere || ' AND j.executed_at < $5'; END IF;
         v_from := 'SELECT ' || v_cols || ' FROM ((' || v_from || ') UNION ALL ('
             'SELECT pg_catalog.decode(''44444c'', ''hex'') || pg_catalog.int8send(j.execution_id), j.execution_id, '
-            '       ''AUTO_DDL_'' || pg_catalog.replace(pg_catalog.upper(j.command_tag), '' '', ''_''), ''DDL''::text, '
+            || c_ddl_name || ', ''DDL''::text, '
             '       ''COMPLETED''::text, j.version_number, j.executed_at, j.end_time, j.end_time - j.executed_at, '
             '       NULL::text, j.db_session_user, j.client_addr, j.application_name, '
             '       CASE j.event WHEN ''sql_drop'' THEN pg_catalog.jsonb_build_object('
