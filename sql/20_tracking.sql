@@ -197,20 +197,18 @@ CREATE INDEX script_execution_s_failed_name_idx
 CREATE INDEX script_execution_s_failed_type_idx
     ON script_tracking.script_execution_s (script_type, start_time DESC) WHERE status = 'FAILED';
 
--- The executions whose latest version is RUNNING, read from the whole satellite: what
--- the running set holds. It fills the set when the set is created, and rebuild_running_set().
+-- The executions not completed (no COMPLETED or FAILED version), from the whole hub and
+-- the final versions' index in one anti-join (not a probe per execution): what the running
+-- set holds. It fills the set when the set is created, and rebuild_running_set().
 CREATE VIEW script_tracking.script_execution_running_derived AS
 SELECT h.script_execution_hk, h.load_date, h.execution_id
-  FROM script_tracking.script_execution_s s
-  JOIN script_tracking.script_execution_h h ON h.script_execution_hk = s.script_execution_hk
- WHERE s.status = 'RUNNING'
-   AND NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s later
-                    WHERE later.script_execution_hk = s.script_execution_hk
-                      AND later.version_number > s.version_number);
+  FROM script_tracking.script_execution_h h
+ WHERE NOT EXISTS (SELECT 1 FROM script_tracking.script_execution_s f
+                    WHERE f.script_execution_hk = h.script_execution_hk AND f.status IN ('COMPLETED', 'FAILED'));
 
 COMMENT ON VIEW script_tracking.script_execution_running_derived IS
-'The executions whose latest satellite version is RUNNING (hash key, load_date, execution_id), read from the whole '
-'satellite: what script_tracking.script_execution_running holds. Fills it when it is created; rebuild_running_set().';
+'The executions without a COMPLETED or FAILED version (hash key, load_date, execution_id), read from the whole hub: '
+'what script_tracking.script_execution_running holds. Fills it when it is created; rebuild_running_set().';
 
 REVOKE ALL ON TABLE script_tracking.script_execution_running_derived FROM PUBLIC;
 
@@ -224,7 +222,8 @@ COMMENT ON TABLE script_tracking.script_execution_running IS
 'The executions started by track_operation and not completed yet (hash key, and the hub''s load_date and '
 'execution_id for the newest-first order): get_execution_history(p_status => ''RUNNING'') reads it instead of '
 'the whole history. track_operation inserts, complete_operation and purge_executions delete; '
-'filled from the satellite when it is created (an installation made before it gets its executions still running); '
+'filled when it is created (an installation made before it gets its executions not completed: '
+'script_execution_running_derived); '
 'rebuild_running_set() makes it again.';
 
 CREATE INDEX script_execution_running_recent_idx
@@ -383,8 +382,8 @@ BEGIN
 
     -- Its running-set row serializes completions: the completer that deletes it goes on, a
     -- second one waits for that row and then finds it gone (READ COMMITTED; a serialization
-    -- failure in REPEATABLE READ). No row: completed already, or started before the running
-    -- set existed (rebuild_running_set); the hub row lock serializes those, the latest
+    -- failure in REPEATABLE READ). No row: completed already, or started by the previous
+    -- release's functions while an upgrade ran; the hub row lock serializes those, the latest
     -- version tells. script_execution_s_one_final_uq backs this up in any isolation level.
     DELETE FROM script_tracking.script_execution_running r WHERE r.script_execution_hk = p_execution_hk;
     IF NOT FOUND THEN
@@ -725,10 +724,10 @@ END;
 $$;
 
 COMMENT ON FUNCTION script_tracking.rebuild_running_set() IS
-'Makes script_tracking.script_execution_running hold exactly the executions whose latest version is RUNNING; '
+'Makes script_tracking.script_execution_running hold exactly the executions not completed (no final version); '
 'returns how many rows it added. The set is filled when it is created, an upgrade''s too; this repairs it, for '
 'executions that the previous release''s functions started while the upgrade ran, or rows deleted by hand. Reads '
-'the whole satellite; takes no lock that stops tracking.';
+'the whole hub and the final versions'' index; takes no lock that stops tracking.';
 
 REVOKE ALL ON FUNCTION script_tracking.rebuild_running_set() FROM PUBLIC;
 

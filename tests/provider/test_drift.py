@@ -97,6 +97,19 @@ def test_column_added_by_hand_is_repaired(stack: Stack, pg):
         assert c.execute("SELECT count(*) FROM util.audit_log").fetchone()[0] == 1
 
 
+def test_comment_changed_by_hand_is_repaired_without_running_the_fill(stack: Stack, pg):
+    """The running set's INSERT (its fill) runs when the table is created, never on a repair."""
+    running = stack.obj("script_tracking.script_execution_running")
+    stack.install([running.identity])
+    _sql(stack, pg, "INSERT INTO script_tracking.script_execution_h VALUES "
+                    "('\\x00', 'x#1', 1, 'x', 'DEPLOYMENT', now(), 'by hand')",  # not completed: the fill's
+         "COMMENT ON TABLE script_tracking.script_execution_running IS 'by hand'")
+    _assert_drift_repaired(stack, running)
+    with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM script_tracking.script_execution_running_derived").fetchone()[0] == 1
+        assert c.execute("SELECT count(*) FROM script_tracking.script_execution_running").fetchone()[0] == 0
+
+
 def _assert_refused(stack: Stack, obj, olds: dict, match: str) -> None:
     """Refused at preview (diff) and at apply (update) alike."""
     from script_tracking.plan import PlanError

@@ -13,7 +13,7 @@ import pytest
 from pglast import ast, parse_sql
 
 from script_tracking.desired import Settings, SettingsError, desired_objects
-from script_tracking.kinds import KINDS, _split
+from script_tracking.kinds import _split
 from script_tracking.sqlsource import (OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError, fills, load_objects,
                                   normalize)
 
@@ -160,8 +160,7 @@ def test_an_insert_fills_a_table_at_its_creation_only(tmp_path):
         "INSERT INTO s.b (y) SELECT x FROM s.a;\n")
     b = load_objects(("a.sql",), tmp_path)[1]
     assert b.depends_on == ("s.a",) and fills(b.statements[2]) and not fills(b.statements[1])
-    # created with its fill; a change of its comment runs the COMMENT again, not the fill
-    assert KINDS["table"].create("s.b", list(b.statements)) == list(b.statements)
+    # a change of its comment runs the COMMENT again, not the fill (on a server: test_drift.py)
     assert _split(list(b.statements))[1] == ["COMMENT ON TABLE s.b IS 'b'"]
     (tmp_path / "b.sql").write_text(
         "CREATE TABLE s.a (x integer);\n"
