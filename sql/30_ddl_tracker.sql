@@ -2,10 +2,11 @@
 -- The CREATE EVENT TRIGGER statements are in 40_ddl_triggers.sql (optional).
 -- Declarative: one object per statement, everything schema-qualified.
 --
--- Storage: one row per tracked command in script_tracking.ddl_journal, with one
--- index. DDL used to be a hub row plus a COMPLETED satellite version (two rows,
--- six indexes, an FK check, a sha256 and a UUID): about 1.8x the time of very cheap
--- DDL, against 1.3-1.6x for the journal (docs/benchmarks.md). Rows recorded that way stay
+-- Storage: one row per tracked command in script_tracking.ddl_journal, with two
+-- indexes (its key, and the history's name filter). DDL used to be a hub row plus a
+-- COMPLETED satellite version (two rows, six indexes, an FK check, a sha256 and a UUID):
+-- about 1.8x the time of very cheap DDL, against 1.3-1.6x for the journal
+-- (docs/benchmarks.md). Rows recorded that way stay
 -- where they are; script_tracking.ddl_history and get_execution_history show both.
 -- A journal row's execution_id comes from script_execution_id_seq like a hub
 -- row's (ids unique across both stores); its script_execution_hk is not stored:
