@@ -31,8 +31,10 @@
 -- carry SET lock_timeout = '300ms', so a locked journal delays the DDL by at
 -- most ~300 ms per event. Rolled-back DDL leaves no rows (same transaction).
 -- (Its subtransaction measured within noise: kept.)
--- Cost: ONE statement per event (filter read, numbering, one journal insert for
--- all of the event's commands); no util.audit_log row: the journal row is the record.
+-- Cost: ONE statement per event (numbering, one journal insert for all of the event's
+-- commands; the filter read only when the filter table has a page: ddl_tracked); no
+-- util.audit_log row: the journal row is the record. Every plan node and expression of
+-- it is set up again in each DDL statement's transaction, so it is kept small.
 -- statement: ddl_statement_text(), once per event (its fast path,
 -- ddl_statement_plain, inlined first): of a query string holding several
 -- statements only the command's own, and no secret literal (role passwords,
@@ -71,6 +73,45 @@ COMMENT ON VIEW script_tracking.ddl_tracker_filter_sets IS
 
 REVOKE ALL ON TABLE script_tracking.ddl_tracker_filter_sets FROM PUBLIC;
 
+-- The filter's rule, once for both trigger functions.
+CREATE FUNCTION script_tracking.ddl_filter_allows(p_schema text, p_tag text)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NOT COALESCE(p_schema = ANY (f.exc_schema), false)
+       AND NOT (pg_catalog.upper(p_tag) = ANY (f.exc_tag))
+       AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(p_schema = ANY (f.inc_schema), false))
+       AND (pg_catalog.cardinality(f.inc_tag) = 0 OR pg_catalog.upper(p_tag) = ANY (f.inc_tag))
+      FROM script_tracking.ddl_tracker_filter_sets f
+$$;
+
+COMMENT ON FUNCTION script_tracking.ddl_filter_allows(text, text) IS
+'Whether script_tracking.ddl_tracker_filter lets the DDL tracker record a command of tag p_tag (any case) on an '
+'object of schema p_schema (NULL: an object without a schema).';
+
+REVOKE ALL ON FUNCTION script_tracking.ddl_filter_allows(text, text) FROM PUBLIC;
+
+-- What the trigger functions ask: an SQL expression their query inlines. A table without a
+-- page holds no row, and most installations never filter: then the filter is not read, a
+-- file size instead of a scan and its plan nodes set up in every DDL statement.
+CREATE FUNCTION script_tracking.ddl_tracked(p_schema text, p_tag text)
+RETURNS boolean
+LANGUAGE sql
+VOLATILE
+AS $$
+    SELECT pg_catalog.pg_relation_size('script_tracking.ddl_tracker_filter'::pg_catalog.regclass)
+               OPERATOR(pg_catalog.=) 0
+        OR script_tracking.ddl_filter_allows(p_schema, p_tag)
+$$;
+
+COMMENT ON FUNCTION script_tracking.ddl_tracked(text, text) IS
+'Whether the DDL tracker records a command of tag p_tag on an object of schema p_schema: always while '
+'script_tracking.ddl_tracker_filter has no page, else as ddl_filter_allows says.';
+
+REVOKE ALL ON FUNCTION script_tracking.ddl_tracked(text, text) FROM PUBLIC;
+
 -- Words that make a text secret-bearing (case-insensitive, anywhere, also inside literals and
 -- comments): role passwords, FDW server/user-mapping OPTIONS, subscription CONNECTION strings,
 -- password= in connection strings, keys and tokens written into function bodies. One list for
@@ -93,20 +134,21 @@ REVOKE ALL ON FUNCTION script_tracking.ddl_secret_words() FROM PUBLIC;
 
 -- The fast path of ddl_statement_text, as an SQL function without SET clauses so that the
 -- trigger functions' query inlines it: most DDL is recorded without calling the lexer.
+-- Three pattern tests, not a test per character: every node of this expression is set up
+-- again in each DDL statement's transaction.
 CREATE FUNCTION script_tracking.ddl_statement_plain(p_query text)
 RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
 AS $$
-    -- One statement (no ';' before the trailing blanks and semicolons) that can hold no
-    -- secret (no quote, '$' or comment: a secret is always a string constant) or mentions
-    -- no secret word.
+    -- One statement (no ';' followed by anything but blanks and semicolons) that can hold
+    -- no secret (no quote, '$' or comment: a secret is always a string constant) or
+    -- mentions no secret word.
     SELECT pg_catalog.octet_length(p_query) <= 16384
-       AND ((pg_catalog.strpos(p_query, '''') = 0 AND pg_catalog.strpos(p_query, '$') = 0
-             AND pg_catalog.strpos(p_query, '-') = 0 AND pg_catalog.strpos(p_query, '/') = 0)
+       AND (p_query OPERATOR(pg_catalog.!~) '[''$/-]'
             OR p_query OPERATOR(pg_catalog.!~*) script_tracking.ddl_secret_words())
-       AND pg_catalog.strpos(pg_catalog.rtrim(p_query, E'; \t\n\r'), ';') = 0
+       AND p_query OPERATOR(pg_catalog.!~) E';.*[^; \t\n\r]'
 $$;
 
 COMMENT ON FUNCTION script_tracking.ddl_statement_plain(text) IS
@@ -582,16 +624,18 @@ CREATE TABLE script_tracking.ddl_journal (
     client_addr      inet,
     application_name text,
     -- newest-first walks (get_execution_history, purge) in (start, id) order
-    CONSTRAINT ddl_journal_pk PRIMARY KEY (executed_at, execution_id),
-    CONSTRAINT ddl_journal_event_ck CHECK (event IN ('ddl_command_end', 'sql_drop'))
+    CONSTRAINT ddl_journal_pk PRIMARY KEY (executed_at, execution_id)
+    -- No CHECK on event: only the two trigger functions write here, each its own constant,
+    -- and a CHECK's expression is read and planned again in every DDL statement (~7 % of
+    -- the tracker's time, docs/benchmarks.md).
 );
 
 COMMENT ON TABLE script_tracking.ddl_journal IS
-'DDL recorded by the event triggers: one row per tracked command (ddl_command_end) or dropped object (sql_drop), '
-'each a COMPLETED execution of script type DDL named AUTO_DDL_<command tag>. executed_at is the statement''s start '
-'(statement_timestamp), end_time when it was recorded; execution_id from script_execution_id_seq, version_number '
-'from script_execution_version_seq (as the hub and satellite draw them). Insert-only; purge_executions deletes old '
-'rows. Read it through script_tracking.ddl_history or get_execution_history.';
+'DDL recorded by the event triggers: one row per tracked command (event ddl_command_end) or dropped object '
+'(event sql_drop), each a COMPLETED execution of script type DDL named AUTO_DDL_<command tag>. executed_at is the '
+'statement''s start (statement_timestamp), end_time when it was recorded; execution_id from script_execution_id_seq, '
+'version_number from script_execution_version_seq (as the hub and satellite draw them). Insert-only; '
+'purge_executions deletes old rows. Read it through script_tracking.ddl_history or get_execution_history.';
 
 REVOKE ALL ON TABLE script_tracking.ddl_journal FROM PUBLIC;
 
@@ -640,16 +684,11 @@ BEGIN
                c.sch, c.in_extension, v_stmt,
                SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
           FROM (SELECT d.command_tag, d.object_type, d.object_identity, d.in_extension, d.ord,
-                       pg_catalog.upper(d.command_tag) AS tag,
                        CASE WHEN d.object_type = 'schema' THEN d.object_identity ELSE d.schema_name END AS sch
                   FROM pg_catalog.pg_event_trigger_ddl_commands()
                        WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
                                             object_identity, in_extension, command, ord)) c
-         CROSS JOIN script_tracking.ddl_tracker_filter_sets f
-         WHERE NOT COALESCE(c.sch = ANY (f.exc_schema), false)
-           AND NOT (c.tag = ANY (f.exc_tag))
-           AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(c.sch = ANY (f.inc_schema), false))
-           AND (pg_catalog.cardinality(f.inc_tag) = 0 OR c.tag = ANY (f.inc_tag))
+         WHERE script_tracking.ddl_tracked(c.sch, c.command_tag)
          ORDER BY c.ord;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
@@ -672,12 +711,11 @@ SET search_path = pg_catalog, pg_temp
 SET lock_timeout = '300ms'
 AS $$
 DECLARE
-    v_tag   text := pg_catalog.upper(TG_TAG);
     v_query text;
     v_stmt  text;
 BEGIN
     -- ALTER ... DROP COLUMN/CONSTRAINT etc. are recorded by ddl_command_end.
-    IF v_tag NOT LIKE 'DROP %' THEN
+    IF TG_TAG NOT LIKE 'DROP %' THEN
         RETURN;
     END IF;
     BEGIN
@@ -718,11 +756,7 @@ BEGIN
                        WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
                                             schema_name, object_name, object_identity, address_names, address_args, ord)
                  WHERE o.original) d
-         CROSS JOIN script_tracking.ddl_tracker_filter_sets f
-         WHERE NOT COALESCE(d.sch = ANY (f.exc_schema), false)
-           AND NOT (v_tag = ANY (f.exc_tag))
-           AND (pg_catalog.cardinality(f.inc_schema) = 0 OR COALESCE(d.sch = ANY (f.inc_schema), false))
-           AND (pg_catalog.cardinality(f.inc_tag) = 0 OR v_tag = ANY (f.inc_tag))
+         WHERE script_tracking.ddl_tracked(d.sch, TG_TAG)
          ORDER BY d.ord;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM

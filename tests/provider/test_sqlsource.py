@@ -56,6 +56,8 @@ EXPECTED = [
     ("function", "public.complete_operation(bytea, boolean, text)"),
     ("table", "script_tracking.ddl_tracker_filter"),
     ("view", "script_tracking.ddl_tracker_filter_sets"),
+    ("function", "script_tracking.ddl_filter_allows(text, text)"),
+    ("function", "script_tracking.ddl_tracked(text, text)"),
     ("function", "script_tracking.ddl_secret_words()"),
     ("function", "script_tracking.ddl_statement_plain(text)"),
     ("function", "script_tracking.ddl_statement_text(text, text, text[], boolean)"),
@@ -142,10 +144,13 @@ def test_dependencies():
     # a table's fill reads what it names: created before the table
     assert deps["script_tracking.script_execution_running"] == {"script_tracking.script_execution_running_derived"}
     assert deps["script_tracking.ddl_tracker_filter_sets"] == {"script_tracking.ddl_tracker_filter"}
+    # a regclass literal inside a function body is a name too
+    assert deps["script_tracking.ddl_tracked(text, text)"] == {
+        "script_tracking.ddl_tracker_filter", "script_tracking.ddl_filter_allows(text, text)"}
     assert deps["script_tracking.ddl_history"] == {
         "script_tracking.script_execution_h", "script_tracking.script_execution_s", "script_tracking.ddl_journal"}
     for fn in ("script_tracking.ddl_tracker_command_end()", "script_tracking.ddl_tracker_sql_drop()"):
-        assert deps[fn] >= {"script_tracking.ddl_tracker_filter_sets", "script_tracking.ddl_journal",
+        assert deps[fn] >= {"script_tracking.ddl_tracked(text, text)", "script_tracking.ddl_journal",
                             "script_tracking.ddl_statement_plain(text)"}
     # event triggers wait for their functions
     assert deps["auto_ddl_tracker"] == {"script_tracking.ddl_tracker_command_end()"}

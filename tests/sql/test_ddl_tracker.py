@@ -186,7 +186,8 @@ def test_revoked_privileges_do_not_break_ddl(installed_db, connect):
                      " script_tracking.script_execution_version_seq TO st_tracker_owner")
         conn.execute("GRANT SELECT, INSERT ON script_tracking.ddl_journal TO st_tracker_owner")
         conn.execute("GRANT EXECUTE ON FUNCTION script_tracking.ddl_statement_text(text, text, text[], boolean),"
-                     " script_tracking.ddl_statement_plain(text), script_tracking.ddl_secret_words()"
+                     " script_tracking.ddl_statement_plain(text), script_tracking.ddl_secret_words(),"
+                     " script_tracking.ddl_tracked(text, text), script_tracking.ddl_filter_allows(text, text)"
                      " TO st_tracker_owner")
         notes.clear()
         start = max_execution_id(conn)
@@ -291,6 +292,32 @@ def test_filters(installed_db, connect, filters, expected):
     for kind, value in filters:
         conn.execute("INSERT INTO script_tracking.ddl_tracker_filter (kind, value) VALUES (%s, %s)", (kind, value))
     assert _run(conn, FILTER_WORKLOAD) == expected
+
+
+def test_filter_read_only_while_its_table_has_a_page(installed_db, connect):
+    """Every DDL statement pays for what the tracker reads: without a filter row (no page)
+    the filter is not read at all; with one, and after its rows are deleted (the page stays
+    until VACUUM truncates it), it is. Shown by refusing the tracker the filter's view."""
+    conn = connect(installed_db)
+    notes = Notices(conn)
+    view = "script_tracking.ddl_tracker_filter_sets"
+    conn.execute(f"REVOKE SELECT ON {view} FROM script_tracking_owner")
+    assert _run(conn, ["CREATE TABLE public.g1 (x int)", "DROP TABLE public.g1"]) == [
+        ("CREATE TABLE", "public.g1"), ("DROP TABLE", "public.g1")]
+    assert notes.warnings() == []
+
+    conn.execute("INSERT INTO script_tracking.ddl_tracker_filter VALUES ('exclude_schema', 'skip')")
+    for stmt in ("CREATE TABLE public.g2 (x int)", "DROP TABLE public.g2"):
+        notes.clear()
+        conn.execute(stmt)
+        warns = notes.warnings()
+        assert len(warns) == 1 and _sqlstate(warns[0]) == "42501", notes.items  # the filter was read
+
+    conn.execute(f"GRANT SELECT ON {view} TO script_tracking_owner")
+    conn.execute("DELETE FROM script_tracking.ddl_tracker_filter")
+    notes.clear()
+    assert _run(conn, ["CREATE TABLE public.g3 (x int)"]) == [("CREATE TABLE", "public.g3")]
+    assert notes.warnings() == []
 
 
 def test_filter_table_rejects_unknown_kind(installed_db, connect):
