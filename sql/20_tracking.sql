@@ -15,7 +15,7 @@
 -- to everyone else an execution that is not theirs looks unknown (ST004).
 --
 -- Limits: script name, details and error message sizes are bounded
--- (script_tracking.tracking_limit, defaults in script_tracking.limit_value);
+-- (script_tracking.tracking_limit, defaults in script_tracking.tracking_limits);
 -- errors echo at most a short prefix of any input (script_tracking.shorten).
 --
 -- History query strategy: get_execution_history walks newest-first through an
@@ -79,25 +79,42 @@ CREATE TABLE script_tracking.tracking_limit (
 COMMENT ON TABLE script_tracking.tracking_limit IS
 'Size limits of the tracking functions, by name: script_name_chars (1-255, default 255; SQLSTATE ST002), '
 'details_bytes (the details JSON as text, default 65536; ST007), error_message_chars (default 65536; ST008). '
-'A missing row means the default (script_tracking.limit_value). '
+'A missing row means the default (script_tracking.tracking_limits). '
 'retention_days (1-36500, no row = no retention): the age purge_executions() purges executions at.';
 
 REVOKE ALL ON TABLE script_tracking.tracking_limit FROM PUBLIC;
+
+-- The limits as one row, defaults applied: the tracking functions read it once per call
+-- (a function per limit is not inlined, its table read makes it a query of its own).
+CREATE VIEW script_tracking.tracking_limits AS
+SELECT COALESCE(pg_catalog.max(l.value) FILTER (WHERE l.name = 'script_name_chars'), 255) AS script_name_chars,
+       COALESCE(pg_catalog.max(l.value) FILTER (WHERE l.name = 'details_bytes'), 65536) AS details_bytes,
+       COALESCE(pg_catalog.max(l.value) FILTER (WHERE l.name = 'error_message_chars'), 65536) AS error_message_chars,
+       pg_catalog.max(l.value) FILTER (WHERE l.name = 'retention_days') AS retention_days
+  FROM script_tracking.tracking_limit l;
+
+COMMENT ON VIEW script_tracking.tracking_limits IS
+'script_tracking.tracking_limit as one row, a missing row its default: script_name_chars (255), details_bytes '
+'(65536), error_message_chars (65536), retention_days (NULL: no retention).';
+
+REVOKE ALL ON TABLE script_tracking.tracking_limits FROM PUBLIC;
 
 CREATE FUNCTION script_tracking.limit_value(p_name text)
 RETURNS integer
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
--- no SET clause: the planner inlines it into its callers (a definer's pinned search_path applies)
+SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT COALESCE((SELECT l.value FROM script_tracking.tracking_limit l WHERE l.name = p_name),
-                    CASE p_name WHEN 'script_name_chars' THEN 255 ELSE 65536 END)
+    SELECT CASE p_name WHEN 'script_name_chars' THEN l.script_name_chars WHEN 'details_bytes' THEN l.details_bytes
+                       WHEN 'error_message_chars' THEN l.error_message_chars WHEN 'retention_days' THEN l.retention_days
+           END
+      FROM script_tracking.tracking_limits l
 $$;
 
 COMMENT ON FUNCTION script_tracking.limit_value(text) IS
-'The limit named p_name: its row in script_tracking.tracking_limit, else the default '
-'(script_name_chars 255, details_bytes 65536, error_message_chars 65536).';
+'The limit named p_name as script_tracking.tracking_limits gives it (NULL for retention_days without a row, and '
+'for an unknown name).';
 
 REVOKE ALL ON FUNCTION script_tracking.limit_value(text) FROM PUBLIC;
 
@@ -253,14 +270,16 @@ DECLARE
     v_bk   text;
     v_hk   bytea;
     v_now  timestamptz;
+    v_lim  record;
 BEGIN
     IF p_script_name IS NULL OR pg_catalog.btrim(p_script_name) = '' THEN
         RAISE EXCEPTION 'script name must not be null or empty'
             USING ERRCODE = 'ST001';
     END IF;
-    IF pg_catalog.char_length(p_script_name) > script_tracking.limit_value('script_name_chars') THEN
+    SELECT l.script_name_chars, l.details_bytes INTO v_lim FROM script_tracking.tracking_limits l;
+    IF pg_catalog.char_length(p_script_name) > v_lim.script_name_chars THEN
         RAISE EXCEPTION 'script name is too long (% characters, at most %)', pg_catalog.char_length(p_script_name),
-                        script_tracking.limit_value('script_name_chars')
+                        v_lim.script_name_chars
             USING ERRCODE = 'ST002';
     END IF;
     IF v_type IS NULL OR NOT (v_type = ANY (script_tracking.valid_script_types())) THEN
@@ -272,9 +291,9 @@ BEGIN
         RAISE EXCEPTION 'details must be a JSON object, got %', pg_catalog.jsonb_typeof(p_details)
             USING ERRCODE = 'ST006';
     END IF;
-    IF pg_catalog.octet_length(p_details::text) > script_tracking.limit_value('details_bytes') THEN
+    IF pg_catalog.octet_length(p_details::text) > v_lim.details_bytes THEN
         RAISE EXCEPTION 'details are too large (% bytes as text, at most %)', pg_catalog.octet_length(p_details::text),
-                        script_tracking.limit_value('details_bytes')
+                        v_lim.details_bytes
             USING ERRCODE = 'ST007';
     END IF;
 
@@ -621,10 +640,9 @@ DECLARE
     v_ddl    integer;
 BEGIN
     IF v_age IS NULL THEN
-        SELECT pg_catalog.make_interval(days => l.value)
+        SELECT pg_catalog.make_interval(days => l.retention_days)
           INTO v_age
-          FROM script_tracking.tracking_limit l
-         WHERE l.name = 'retention_days';
+          FROM script_tracking.tracking_limits l;
         IF v_age IS NULL THEN
             RETURN 0;  -- no retention configured: nothing to do
         END IF;

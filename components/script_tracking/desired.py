@@ -20,7 +20,7 @@ from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, identifie
 FILTER_TABLE = "script_tracking.ddl_tracker_filter"
 LIMIT_TABLE = "script_tracking.tracking_limit"
 # Settings field -> (row of the limit table, the largest value it takes); unset = the
-# table's default (script_tracking.limit_value in sql/), for retention_days: no retention
+# table's default (script_tracking.tracking_limits in sql/), for retention_days: no retention
 LIMITS = {"max_script_name_chars": ("script_name_chars", 255),
           "max_details_bytes": ("details_bytes", 2**31 - 1),
           "max_error_message_chars": ("error_message_chars", 2**31 - 1),

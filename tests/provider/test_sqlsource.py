@@ -33,6 +33,7 @@ EXPECTED = [
     ("sequence", "script_tracking.script_execution_id_seq"),
     ("function", "script_tracking.valid_script_types()"),
     ("table", "script_tracking.tracking_limit"),
+    ("view", "script_tracking.tracking_limits"),
     ("function", "script_tracking.limit_value(text)"),
     ("function", "script_tracking.shorten(text)"),
     ("table", "script_tracking.script_execution_h"),
