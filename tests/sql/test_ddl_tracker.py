@@ -296,8 +296,8 @@ def test_filters(installed_db, connect, filters, expected):
 
 def test_filter_read_only_while_its_table_has_a_page(installed_db, connect):
     """Every DDL statement pays for what the tracker reads: without a filter row (no page)
-    the filter is not read at all; with one, and after its rows are deleted (the page stays
-    until VACUUM truncates it), it is. Shown by refusing the tracker the filter's view."""
+    the filter is not read at all, with one it is (shown by refusing the tracker the
+    filter's view); its rows deleted, every command is recorded again."""
     conn = connect(installed_db)
     notes = Notices(conn)
     view = "script_tracking.ddl_tracker_filter_sets"
