@@ -490,7 +490,7 @@ DECLARE
     v_latest text;
     v_cols   text;
     v_jwhere text    := '';
-    -- a journal row's script name (ddl_journal_name_recent_idx is on this expression)
+    -- a journal row's script name
     c_ddl_name CONSTANT text := '''AUTO_DDL_'' || pg_catalog.replace(pg_catalog.upper(j.command_tag), '' '', ''_'')';
     -- whether the filters can match DDL recorded in script_tracking.ddl_journal
     v_journal boolean := (v_type IS NULL OR v_type = 'DDL') AND (v_status IS NULL OR v_status = 'COMPLETED')
@@ -581,7 +581,10 @@ BEGIN
     -- first, at most p_limit rows: the other filters walk exactly what they walked before.
     IF v_journal THEN
         IF p_script_name IS NOT NULL THEN
-            v_jwhere := v_jwhere || ' AND ' || c_ddl_name || ' = $1';
+            -- by ddl_journal_tag_recent_idx: the tag the name is made of (command tags are
+            -- upper case words between single blanks), then the name itself
+            v_jwhere := v_jwhere || ' AND j.command_tag = pg_catalog.replace(pg_catalog.substr($1, 10), ''_'', '' '')'
+                                 || ' AND ' || c_ddl_name || ' = $1';
         END IF;
         IF p_from IS NOT NULL THEN v_jwhere := v_jwhere || ' AND j.executed_at >= $4'; END IF;
         IF p_to IS NOT NULL   THEN v_jwhere := v_jwhere || ' AND j.executed_at < $5'; END IF;

@@ -58,12 +58,11 @@ EXPECTED = [
     ("table", "script_tracking.ddl_tracker_filter"),
     ("view", "script_tracking.ddl_tracker_filter_sets"),
     ("function", "script_tracking.ddl_filter_allows(text, text)"),
-    ("function", "script_tracking.ddl_tracked(text, text)"),
     ("function", "script_tracking.ddl_secret_words()"),
     ("function", "script_tracking.ddl_statement_plain(text)"),
     ("function", "script_tracking.ddl_statement_text(text, text, text[], boolean)"),
     ("table", "script_tracking.ddl_journal"),
-    ("index", "script_tracking.ddl_journal_name_recent_idx"),
+    ("index", "script_tracking.ddl_journal_tag_recent_idx"),
     ("function", "script_tracking.ddl_tracker_command_end()"),
     ("function", "script_tracking.ddl_tracker_sql_drop()"),
     ("view", "script_tracking.ddl_history"),
@@ -145,14 +144,13 @@ def test_dependencies():
     # a table's fill reads what it names: created before the table
     assert deps["script_tracking.script_execution_running"] == {"script_tracking.script_execution_running_derived"}
     assert deps["script_tracking.ddl_tracker_filter_sets"] == {"script_tracking.ddl_tracker_filter"}
-    # a regclass literal inside a function body is a name too
-    assert deps["script_tracking.ddl_tracked(text, text)"] == {
-        "script_tracking.ddl_tracker_filter", "script_tracking.ddl_filter_allows(text, text)"}
     assert deps["script_tracking.ddl_history"] == {
         "script_tracking.script_execution_h", "script_tracking.script_execution_s", "script_tracking.ddl_journal"}
+    # (a regclass literal inside a function body is a name too: the sequences)
     for fn in ("script_tracking.ddl_tracker_command_end()", "script_tracking.ddl_tracker_sql_drop()"):
-        assert deps[fn] >= {"script_tracking.ddl_tracked(text, text)", "script_tracking.ddl_journal",
-                            "script_tracking.ddl_statement_plain(text)"}
+        assert deps[fn] >= {"script_tracking.ddl_tracker_filter", "script_tracking.ddl_filter_allows(text, text)",
+                            "script_tracking.ddl_journal", "script_tracking.ddl_statement_plain(text)",
+                            "script_tracking.script_execution_id_seq", "script_tracking.script_execution_version_seq"}
     # event triggers wait for their functions
     assert deps["auto_ddl_tracker"] == {"script_tracking.ddl_tracker_command_end()"}
     assert deps["auto_ddl_tracker_drop"] == {"script_tracking.ddl_tracker_sql_drop()"}

@@ -240,4 +240,4 @@ def test_rare_statuses_are_read_through_their_indexes(installed_db, connect):
                         "p_script_name => 'AUTO_DDL_CREATE_VIEW')").fetchall()
     plan = next((m for m in notes.messages() if "LATERAL" in m), None)
     assert rows == [("AUTO_DDL_CREATE_VIEW", "public.rare_view")]
-    assert "ddl_journal_name_recent_idx" in plan and "Seq Scan on ddl_journal" not in plan, plan
+    assert "ddl_journal_tag_recent_idx" in plan and "Seq Scan on ddl_journal" not in plan, plan
