@@ -86,9 +86,17 @@ def make_plan(pg: psycopg.Connection, old: Objects, new: Objects, desired: dict[
     that left (tables and sequences are kept with their rows: `keep`)."""
     retained = dict(retained or {})
     drops: list[Change] = []
-    # what left the program goes first, dependents before what they depend on
+    late: list[Change] = []
+    # what left the program goes first, dependents before what they depend on; but what an
+    # object that stays named in its old SQL goes last, after that object has changed (a
+    # function its old body calls: PostgreSQL records no such dependency, and the event
+    # triggers' functions run during the plan's own DDL)
     same_kind = {k for k in old if k in new and new[k]["kind"] == old[k]["kind"]}
     gone = {k: o for k, o in old.items() if k not in same_kind}
+    named = {d for k in same_kind for d in old[k].get("dependsOn") or ()}
+    last = {k for k in gone if k in named and k not in new}
+    while grown := {d for k in last for d in gone[k].get("dependsOn") or () if d in gone and d not in new} - last:
+        last |= grown  # and what those name in turn
     for k in reversed(order(gone)):
         obj = gone[k]
         holds_retained = obj["kind"] == "schema" and any(
@@ -101,7 +109,7 @@ def make_plan(pg: psycopg.Connection, old: Objects, new: Objects, desired: dict[
         if k in new and obj["kind"] == "table" and _inspect(pg, obj) is not None and holds_rows(pg, obj):
             raise PlanError(f"refusing to change table {obj['identity']}: it holds rows and "
                             f"would become a {new[k]['kind']}")
-        drops += _drop(pg, k, obj, k in adopted, ["left the SQL"])
+        (late if k in last else drops).extend(_drop(pg, k, obj, k in adopted, ["left the SQL"]))
 
     for k in same_kind:  # granted to another role now: the old one loses it
         if KINDS[old[k]["kind"]].moved(old[k]["statements"], new[k]["statements"]):
@@ -148,7 +156,7 @@ def make_plan(pg: psycopg.Connection, old: Objects, new: Objects, desired: dict[
             steps, why = altered[k]
             unique = {normalize(_text(s, pg)): s for s in steps}  # a REVOKE the SQL also makes runs once
             changes.append(Change(k, obj["kind"], obj["identity"], "alter", why, list(unique.values())))
-    return changes
+    return changes + late
 
 
 def _dependents(pg: psycopg.Connection, new: Objects, live: dict[str, Any],

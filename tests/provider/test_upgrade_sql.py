@@ -23,12 +23,14 @@ from .support import connection
 
 # the last commit before the running set (issue 12)
 PREVIOUS = "e305954"
+# the last commit with script_tracking.ddl_tracked, which the DDL tracker's functions called
+BEFORE_TAG_INDEX = "d8a43e1"
 
 
-def _previous_sql(tmp_path):
-    r = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", PREVIOUS, "sql"], capture_output=True)
+def _previous_sql(tmp_path, commit: str = PREVIOUS):
+    r = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit, "sql"], capture_output=True)
     if r.returncode:
-        pytest.fail(f"the previous release ({PREVIOUS}) is not in this clone's history: {r.stderr.decode().strip()}")
+        pytest.fail(f"the previous release ({commit}) is not in this clone's history: {r.stderr.decode().strip()}")
     with tarfile.open(fileobj=io.BytesIO(r.stdout)) as tar:
         tar.extractall(tmp_path, filter="data")
     return tmp_path / "sql"
@@ -110,4 +112,29 @@ def test_the_previous_release_upgrades_with_its_history(pg, db, tmp_path):
         assert c.execute("SELECT count(*) FROM script_tracking.script_execution_h").fetchone()[0] == 0
         assert c.execute("SELECT count(*) FROM util.audit_log WHERE resource_type = 'SCRIPT_EXECUTION'"
                          ).fetchone()[0] == 0
+    p.delete("x", outs)
+
+
+def test_what_the_old_tracker_calls_is_dropped_after_it_changed(pg, db, tmp_path):
+    """A function the DDL tracker's old functions call (no dependency PostgreSQL records)
+    leaves the SQL: it is dropped after those functions changed, so the event triggers
+    record every statement of the upgrade itself (dropped first, each later event's
+    tracking failed with a warning and left a hole in the journal)."""
+    p = ObjectSetProvider()
+    outs = p.create(_props(pg, db, Settings(owner_role="", sql_dir=_previous_sql(tmp_path, BEFORE_TAG_INDEX)))).outs
+    new = _props(pg, db, Settings(owner_role=""))
+    plan = p.check(outs, new).inputs["plan"]
+    tracked = "script_tracking.ddl_tracked(text, text)"
+    assert plan[tracked]["action"] == "drop"
+    keys = list(plan)
+    assert keys.index(tracked) > keys.index("script_tracking.ddl_tracker_command_end()"), keys
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        start = c.execute("SELECT coalesce(max(execution_id), 0) FROM script_tracking.ddl_journal").fetchone()[0]
+    outs = p.update("x", outs, new).outs
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        rows = c.execute("SELECT command_tag, object_identity FROM script_tracking.ddl_journal"
+                         " WHERE execution_id > %s ORDER BY execution_id", (start,)).fetchall()
+    assert rows[0] == ("DROP INDEX", "script_tracking.ddl_journal_name_recent_idx"), rows
+    assert ("CREATE INDEX", "script_tracking.ddl_journal_tag_recent_idx") in rows
+    assert rows[-1] == ("DROP FUNCTION", "script_tracking.ddl_tracked(pg_catalog.text,pg_catalog.text)"), rows
     p.delete("x", outs)
