@@ -19,12 +19,14 @@
 --     pg_event_trigger_ddl_commands() (CREATE SCHEMA s CREATE TABLE ... gives
 --     one row per created object). DROP statements collect no rows there, so
 --     for 'DROP ...' tags ddl_command_end returns at once, touching nothing.
---   * sql_drop records DROP statements only (TG_TAG 'DROP ...'): one execution
+--   * sql_drop records DROP statements (TG_TAG 'DROP ...'): one execution
 --     per ORIGINAL dropped object (the ones named in the statement); objects
 --     removed by CASCADE (normal dependencies; not views' internal _RETURN
 --     rules) are listed in cascaded.
---     sql_drop also fires for ALTER TABLE ... DROP COLUMN/CONSTRAINT: those are
---     skipped there because ddl_command_end records the ALTER itself.
+--     sql_drop also fires for ALTER TABLE ... DROP COLUMN/CONSTRAINT etc.:
+--     ddl_command_end records the ALTER itself, so sql_drop records such a
+--     statement only when CASCADE removed other objects too (the ALTER's row
+--     does not name them), the same way as a DROP.
 --   * The tracker only runs DML, which fires no event triggers: no recursion.
 -- Never breaks the user's DDL: all work runs inside BEGIN ... EXCEPTION WHEN
 -- OTHERS (a failure becomes a WARNING with its SQLSTATE), and the functions
@@ -54,7 +56,8 @@ COMMENT ON TABLE script_tracking.ddl_tracker_filter IS
 'What the DDL tracker records. Empty = everything. kind include_schema/exclude_schema: value is a schema name '
 '(exact, case-sensitive; for CREATE/DROP SCHEMA the schema itself). kind include_tag/exclude_tag: value is a '
 'command tag such as CREATE TABLE (case-insensitive). If any include rows of a kind exist, only matching commands '
-'are tracked (objects without a schema never match include_schema); exclude rows always win.';
+'are tracked (objects without a schema never match include_schema); exclude rows always win. GRANT, REVOKE and '
+'ALTER DEFAULT PRIVILEGES name no schema: only tag rows filter them.';
 
 REVOKE ALL ON TABLE script_tracking.ddl_tracker_filter FROM PUBLIC;
 
@@ -665,7 +668,9 @@ BEGIN
                c.sch, c.in_extension, v_stmt,
                SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
           FROM (SELECT d.command_tag, d.object_type, d.object_identity, d.in_extension, d.ord,
-                       CASE WHEN d.object_type = 'schema' THEN d.object_identity ELSE d.schema_name END AS sch
+                       -- a schema's own name (its identity is quoted: "My Schema")
+                       CASE WHEN d.object_type = 'schema' THEN (pg_catalog.parse_ident(d.object_identity))[1]
+                            ELSE d.schema_name END AS sch
                   FROM pg_catalog.pg_event_trigger_ddl_commands()
                        WITH ORDINALITY AS d(classid, objid, objsubid, command_tag, object_type, schema_name,
                                             object_identity, in_extension, command, ord)) c
@@ -698,10 +703,6 @@ DECLARE
     v_query text;
     v_stmt  text;
 BEGIN
-    -- ALTER ... DROP COLUMN/CONSTRAINT etc. are recorded by ddl_command_end.
-    IF TG_TAG NOT LIKE 'DROP %' THEN
-        RETURN;
-    END IF;
     BEGIN
         -- the statement text, once per event (as in ddl_tracker_command_end)
         v_query := pg_catalog.current_query();
@@ -715,7 +716,9 @@ BEGIN
         END IF;
         -- One statement per event: one journal row per ORIGINAL dropped object, the
         -- objects removed by CASCADE (normal dependencies; not views' internal _RETURN
-        -- rules) in its cascaded column.
+        -- rules) in its cascaded column. Other tags (ALTER TABLE ... DROP COLUMN) have
+        -- their row from ddl_command_end: here only when CASCADE removed more than that
+        -- row names.
         INSERT INTO script_tracking.ddl_journal
             (executed_at, execution_id, version_number, end_time, event, command_tag, object_type, object_identity,
              schema_name, is_temporary, cascaded, statement, db_session_user, client_addr, application_name)
@@ -723,25 +726,26 @@ BEGIN
                pg_catalog.nextval('script_tracking.script_execution_id_seq'::pg_catalog.regclass),
                pg_catalog.nextval('script_tracking.script_execution_version_seq'::pg_catalog.regclass),
                pg_catalog.clock_timestamp(), 'sql_drop', TG_TAG, d.object_type, d.object_identity, d.sch,
-               d.is_temporary,
+               d.is_temporary, c.cascaded, v_stmt,
+               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
+          FROM (SELECT o.is_temporary, o.object_type, o.object_identity, o.ord,
+                       -- a schema's own name (object_name: unquoted)
+                       CASE WHEN o.object_type = 'schema' THEN o.object_name ELSE o.schema_name END AS sch
+                  FROM pg_catalog.pg_event_trigger_dropped_objects()
+                       WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
+                                            schema_name, object_name, object_identity, address_names, address_args, ord)
+                 WHERE o.original) d,
                (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('object_type', o.object_type,
                                                                                    'object_identity', o.object_identity)
-                                                     ORDER BY o.ord), '[]'::jsonb)
+                                                     ORDER BY o.ord), '[]'::jsonb) AS cascaded
                   FROM pg_catalog.pg_event_trigger_dropped_objects()
                        WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
                                             schema_name, object_name, object_identity, address_names, address_args, ord)
                  WHERE NOT o.original AND o.normal
-                   AND NOT (o.object_type = 'rule' AND o.object_identity LIKE '"\_RETURN" on %')),
-               v_stmt,
-               SESSION_USER, pg_catalog.inet_client_addr(), pg_catalog.current_setting('application_name', true)
-          FROM (SELECT o.is_temporary, o.object_type, o.object_identity, o.ord,
-                       CASE WHEN o.object_type = 'schema' THEN o.object_identity ELSE o.schema_name END AS sch
-                  FROM pg_catalog.pg_event_trigger_dropped_objects()
-                       WITH ORDINALITY AS o(classid, objid, objsubid, original, normal, is_temporary, object_type,
-                                            schema_name, object_name, object_identity, address_names, address_args, ord)
-                 WHERE o.original) d
-         WHERE NOT EXISTS (SELECT FROM script_tracking.ddl_tracker_filter)  -- as in ddl_command_end
-            OR script_tracking.ddl_filter_allows(d.sch, TG_TAG)
+                   AND NOT (o.object_type = 'rule' AND o.object_identity LIKE '"\_RETURN" on %')) c
+         WHERE (TG_TAG LIKE 'DROP %' OR c.cascaded <> '[]'::jsonb)
+           AND (NOT EXISTS (SELECT FROM script_tracking.ddl_tracker_filter)  -- as in ddl_command_end
+                OR script_tracking.ddl_filter_allows(d.sch, TG_TAG))
          ORDER BY d.ord;
     EXCEPTION WHEN OTHERS THEN
         RAISE WARNING 'script_tracking: DDL tracking skipped for % (SQLSTATE %): %', TG_TAG, SQLSTATE, SQLERRM
@@ -752,8 +756,9 @@ $$;
 
 COMMENT ON FUNCTION script_tracking.ddl_tracker_sql_drop() IS
 'Event trigger function (sql_drop, trigger auto_ddl_tracker_drop): records each object named in a DROP statement '
-'as one row of script_tracking.ddl_journal (cascaded objects in its cascaded column). Never raises: failures '
-'become a WARNING.';
+'as one row of script_tracking.ddl_journal (cascaded objects in its cascaded column); of another statement that '
+'drops objects (ALTER TABLE ... DROP COLUMN, recorded by ddl_command_end) only when CASCADE removed other objects '
+'too. Never raises: failures become a WARNING.';
 
 REVOKE ALL ON FUNCTION script_tracking.ddl_tracker_sql_drop() FROM PUBLIC;
 

@@ -94,6 +94,25 @@ def test_drop_cascade_records_named_objects_only(installed_db, connect):
     assert sorted(rows[1:]) == [("DROP TABLE", "table", "public.more"), ("DROP TABLE", "table", "public.other")]
 
 
+
+def test_alter_that_cascades_records_what_it_removed(installed_db, connect):
+    """ALTER TABLE ... DROP COLUMN ... CASCADE removes a view on the column: the ALTER's row
+    (ddl_command_end) names only the table, so sql_drop records the dropped column with the
+    view in cascaded; an ALTER that removes nothing else keeps its one row."""
+    conn = connect(installed_db)
+    conn.execute("CREATE TABLE public.base (a int, b int, c int)")
+    conn.execute("CREATE VIEW public.on_b AS SELECT b FROM public.base")
+    start = max_execution_id(conn)
+    conn.execute("ALTER TABLE public.base DROP COLUMN b CASCADE")
+    conn.execute("ALTER TABLE public.base DROP COLUMN c")
+    assert ddl_rows(conn, start) == [("ALTER TABLE", "table column", "public.base.b"),
+                                     ("ALTER TABLE", "table", "public.base"),
+                                     ("ALTER TABLE", "table", "public.base")]
+    assert conn.execute("SELECT record_source, cascaded FROM script_tracking.ddl_history WHERE execution_id > %s"
+                        " ORDER BY execution_id", (start,)).fetchall() == [
+        ("event_trigger:sql_drop", [{"object_type": "view", "object_identity": "public.on_b"}]),
+        ("event_trigger:ddl_command_end", None), ("event_trigger:ddl_command_end", None)]
+
 def test_ddl_inside_blocks_and_rollback(installed_db, connect):
     conn = connect(installed_db)
     start = max_execution_id(conn)
@@ -294,6 +313,24 @@ def test_filters(installed_db, connect, filters, expected):
         conn.execute("INSERT INTO script_tracking.ddl_tracker_filter (kind, value) VALUES (%s, %s)", (kind, value))
     assert _run(conn, FILTER_WORKLOAD) == expected
 
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("exclude_schema", []),
+    ("include_schema", [("CREATE SCHEMA", '"Mixed Case"'), ("CREATE TABLE", '"Mixed Case".t'),
+                        ("DROP SCHEMA", '"Mixed Case"')]),
+])
+def test_schema_filter_names_a_schema_as_it_is(installed_db, connect, kind, expected):
+    """A schema filter holds a schema's name (Mixed Case), PostgreSQL gives a schema's
+    identity quoted ("Mixed Case"): CREATE and DROP SCHEMA compare the name, as the commands
+    on the schema's objects do, and record it as their schema_name."""
+    conn = connect(installed_db)
+    conn.execute("INSERT INTO script_tracking.ddl_tracker_filter VALUES (%s, 'Mixed Case')", (kind,))
+    start = max_execution_id(conn)
+    assert _run(conn, ['CREATE SCHEMA "Mixed Case"', 'CREATE TABLE "Mixed Case".t (x int)',
+                       'DROP SCHEMA "Mixed Case" CASCADE']) == expected
+    assert {r[0] for r in conn.execute("SELECT schema_name FROM script_tracking.ddl_history WHERE execution_id > %s",
+                                       (start,))} == ({"Mixed Case"} if expected else set())
 
 def test_filter_rule_read_only_while_the_filter_has_rows(installed_db, connect):
     """Every DDL statement pays for what the tracker reads: without a filter row the rule
