@@ -94,7 +94,6 @@ def test_drop_cascade_records_named_objects_only(installed_db, connect):
     assert sorted(rows[1:]) == [("DROP TABLE", "table", "public.more"), ("DROP TABLE", "table", "public.other")]
 
 
-
 def test_alter_that_cascades_records_what_it_removed(installed_db, connect):
     """ALTER TABLE ... DROP COLUMN ... CASCADE removes a view on the column: the ALTER's row
     (ddl_command_end) names only the table, so sql_drop records the dropped column with the
@@ -112,6 +111,7 @@ def test_alter_that_cascades_records_what_it_removed(installed_db, connect):
                         " ORDER BY execution_id", (start,)).fetchall() == [
         ("event_trigger:sql_drop", [{"object_type": "view", "object_identity": "public.on_b"}]),
         ("event_trigger:ddl_command_end", None), ("event_trigger:ddl_command_end", None)]
+
 
 def test_ddl_inside_blocks_and_rollback(installed_db, connect):
     conn = connect(installed_db)
@@ -314,7 +314,6 @@ def test_filters(installed_db, connect, filters, expected):
     assert _run(conn, FILTER_WORKLOAD) == expected
 
 
-
 @pytest.mark.parametrize("kind, expected", [
     ("exclude_schema", []),
     ("include_schema", [("CREATE SCHEMA", '"Mixed Case"'), ("CREATE TABLE", '"Mixed Case".t'),
@@ -331,6 +330,7 @@ def test_schema_filter_names_a_schema_as_it_is(installed_db, connect, kind, expe
                        'DROP SCHEMA "Mixed Case" CASCADE']) == expected
     assert {r[0] for r in conn.execute("SELECT schema_name FROM script_tracking.ddl_history WHERE execution_id > %s",
                                        (start,))} == ({"Mixed Case"} if expected else set())
+
 
 def test_filter_rule_read_only_while_the_filter_has_rows(installed_db, connect):
     """Every DDL statement pays for what the tracker reads: without a filter row the rule
