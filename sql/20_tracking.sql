@@ -402,8 +402,10 @@ BEGIN
     -- Its running-set row serializes completions: the completer that deletes it goes on, a
     -- second one waits for that row and then finds it gone (READ COMMITTED; a serialization
     -- failure in REPEATABLE READ). No row: completed already, or started by the previous
-    -- release's functions while an upgrade ran; the hub row lock serializes those, the latest
-    -- version tells. script_execution_s_one_final_uq backs this up in any isolation level.
+    -- release's functions while an upgrade ran; the hub row lock serializes those, and a
+    -- final version tells (one at most: script_execution_s_one_final_uq, which also backs
+    -- this up in any isolation level; not the latest version, which a hand-written later
+    -- one could make RUNNING again).
     DELETE FROM script_tracking.script_execution_running r WHERE r.script_execution_hk = p_execution_hk;
     IF NOT FOUND THEN
         PERFORM 1 FROM script_tracking.script_execution_h h
@@ -413,9 +415,8 @@ BEGIN
           INTO v_last
           FROM script_tracking.script_execution_s s
          WHERE s.script_execution_hk = p_execution_hk
-         ORDER BY s.version_number DESC
-         LIMIT 1;
-        IF v_last <> 'RUNNING' THEN
+           AND s.status IN ('COMPLETED', 'FAILED');
+        IF FOUND THEN
             RAISE EXCEPTION 'execution % is already completed (status %)',
                             script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex')), v_last
                 USING ERRCODE = 'ST005';

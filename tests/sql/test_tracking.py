@@ -74,6 +74,25 @@ def test_complete_twice_is_st005_and_writes_nothing(installed_db, connect):
     assert rows == [("RUNNING", None, False, None), ("FAILED", "disk full", True, True)]
 
 
+def test_complete_after_a_hand_written_later_version_is_still_st005(installed_db, connect):
+    """A version written by hand after the final one makes the latest version RUNNING; the
+    execution is still completed (it has its final version): ST005, not the one-final
+    index's 23505, and nothing written."""
+    conn = connect(installed_db)
+    hk = _one(conn, "SELECT track_operation('hand', 'ADHOC')")
+    conn.execute("SELECT complete_operation(%s, true)", (hk,))
+    conn.execute("""INSERT INTO script_tracking.script_execution_s
+        (script_execution_hk, record_source, script_name, script_type, status, start_time, db_session_user)
+        SELECT script_execution_hk, 'by hand', script_name, script_type, 'RUNNING', start_time, session_user
+          FROM script_tracking.script_execution_s WHERE script_execution_hk = %s AND status = 'COMPLETED'""", (hk,))
+    before = counts(conn)
+    with pytest.raises(psycopg.Error) as exc:
+        conn.execute("SELECT script_tracking.complete_operation(%s, false, 'again')", (hk,))
+    assert exc.value.sqlstate == "ST005"
+    assert "already completed (status COMPLETED)" in exc.value.diag.message_primary
+    assert counts(conn) == before
+
+
 def test_hash_keys_grow_with_the_execution_id_and_are_not_derivable(installed_db, connect):
     conn = connect(installed_db)
     keys = [_one(conn, "SELECT track_operation('same name', 'ADHOC')") for _ in range(3)]
