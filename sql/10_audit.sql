@@ -47,11 +47,11 @@ AS $$
 DECLARE
     v_id bigint;
 BEGIN
-    IF p_event_type IS NULL OR pg_catalog.btrim(p_event_type) = '' THEN
+    IF p_event_type IS NULL OR p_event_type ~ '^[[:space:]]*$' THEN  -- blank: white space only
         RAISE EXCEPTION 'audit event type must not be null or empty'
             USING ERRCODE = 'ST006';
     END IF;
-    IF p_resource_type IS NULL OR pg_catalog.btrim(p_resource_type) = '' THEN
+    IF p_resource_type IS NULL OR p_resource_type ~ '^[[:space:]]*$' THEN
         RAISE EXCEPTION 'audit resource type must not be null or empty'
             USING ERRCODE = 'ST006';
     END IF;

@@ -272,7 +272,7 @@ DECLARE
     v_now  timestamptz;
     v_lim  record;
 BEGIN
-    IF p_script_name IS NULL OR pg_catalog.btrim(p_script_name) = '' THEN
+    IF p_script_name IS NULL OR p_script_name ~ '^[[:space:]]*$' THEN  -- blank: white space only
         RAISE EXCEPTION 'script name must not be null or empty'
             USING ERRCODE = 'ST001';
     END IF;
@@ -382,7 +382,9 @@ BEGIN
      LIMIT 1;
     IF NOT FOUND OR (v_first.db_session_user <> SESSION_USER AND NOT COALESCE(
             (SELECT pg_catalog.pg_has_role(SESSION_USER, r.oid, 'MEMBER')
-               FROM pg_catalog.pg_roles r WHERE r.rolname = v_first.db_session_user), false)) THEN
+               FROM pg_catalog.pg_roles r WHERE r.rolname = v_first.db_session_user),
+            -- that login is gone: a superuser may still
+            (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = SESSION_USER))) THEN
         RAISE EXCEPTION 'unknown execution %', script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex'))
             USING ERRCODE = 'ST004';
     END IF;
@@ -400,28 +402,14 @@ BEGIN
     END IF;
 
     -- Its running-set row serializes completions: the completer that deletes it goes on, a
-    -- second one waits for that row and then finds it gone (READ COMMITTED; a serialization
-    -- failure in REPEATABLE READ). No row: completed already, or started by the previous
-    -- release's functions while an upgrade ran; the hub row lock serializes those, and a
-    -- final version tells (one at most: script_execution_s_one_final_uq, which also backs
-    -- this up in any isolation level; not the latest version, which a hand-written later
-    -- one could make RUNNING again).
+    -- second one waits for that row and then finds it gone (a serialization failure in
+    -- REPEATABLE READ). No row is no proof of anything (completed already, started by the
+    -- previous release's functions while an upgrade ran, or a row left by a completion
+    -- that ran with them), so the final version itself is what decides: at most one
+    -- (script_execution_s_one_final_uq). The insert gives way to one there is, waits for
+    -- one being written, and fails with 40001 for one its snapshot cannot see
+    -- (REPEATABLE READ); no subtransaction.
     DELETE FROM script_tracking.script_execution_running r WHERE r.script_execution_hk = p_execution_hk;
-    IF NOT FOUND THEN
-        PERFORM 1 FROM script_tracking.script_execution_h h
-          WHERE h.script_execution_hk = p_execution_hk
-            FOR NO KEY UPDATE;
-        SELECT s.status
-          INTO v_last
-          FROM script_tracking.script_execution_s s
-         WHERE s.script_execution_hk = p_execution_hk
-           AND s.status IN ('COMPLETED', 'FAILED');
-        IF FOUND THEN
-            RAISE EXCEPTION 'execution % is already completed (status %)',
-                            script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex')), v_last
-                USING ERRCODE = 'ST005';
-        END IF;
-    END IF;
 
     v_now := pg_catalog.clock_timestamp();
     INSERT INTO script_tracking.script_execution_s
@@ -430,7 +418,18 @@ BEGIN
     VALUES (p_execution_hk, v_now, 'script_tracking.complete_operation', v_first.script_name,
             v_first.script_type, v_status, v_first.start_time, v_now, v_now - v_first.start_time,
             p_error_message, SESSION_USER, pg_catalog.inet_client_addr(),
-            pg_catalog.current_setting('application_name', true), v_first.details);
+            pg_catalog.current_setting('application_name', true), v_first.details)
+    ON CONFLICT (script_execution_hk) WHERE status IN ('COMPLETED', 'FAILED') DO NOTHING;
+    IF NOT FOUND THEN
+        SELECT s.status
+          INTO v_last
+          FROM script_tracking.script_execution_s s
+         WHERE s.script_execution_hk = p_execution_hk
+           AND s.status IN ('COMPLETED', 'FAILED');
+        RAISE EXCEPTION 'execution % is already completed (status %)',
+                        script_tracking.shorten(pg_catalog.encode(p_execution_hk, 'hex')), v_last
+            USING ERRCODE = 'ST005';
+    END IF;
 
     -- util.log_audit_event's row, written directly (same owner; no nested definer call)
     INSERT INTO util.audit_log (event_type, resource_type, resource_id, actor, details)
@@ -643,6 +642,10 @@ DECLARE
     v_ids    numeric[];
     v_ddl    integer;
 BEGIN
+    IF p_batch_size IS NULL OR p_batch_size NOT BETWEEN 1 AND 100000 THEN
+        RAISE EXCEPTION 'batch size must be 1 to 100000 (got %)', COALESCE(p_batch_size::text, 'NULL')
+            USING ERRCODE = 'ST006';
+    END IF;
     IF v_age IS NULL THEN
         SELECT pg_catalog.make_interval(days => l.retention_days)
           INTO v_age
@@ -655,11 +658,11 @@ BEGIN
         RAISE EXCEPTION 'age must be positive (got %)', v_age
             USING ERRCODE = 'ST006';
     END IF;
-    IF p_batch_size IS NULL OR p_batch_size NOT BETWEEN 1 AND 100000 THEN
-        RAISE EXCEPTION 'batch size must be 1 to 100000 (got %)', COALESCE(p_batch_size::text, 'NULL')
-            USING ERRCODE = 'ST006';
-    END IF;
-    v_before := pg_catalog.now() - v_age;
+    BEGIN
+        v_before := pg_catalog.now() - v_age;
+    EXCEPTION WHEN datetime_field_overflow THEN
+        RETURN 0;  -- older than the earliest timestamp: nothing is
+    END;
 
     -- One batch: the oldest executions (the hub's recent index, backwards). Rows another
     -- session holds (a complete_operation under way) are skipped, never waited for; the

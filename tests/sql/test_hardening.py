@@ -79,6 +79,25 @@ def test_a_login_granted_the_starters_role_may_complete(writers):
     _complete(admin, other, False, "closed by the DBA")
 
 
+
+def test_rights_follow_the_recorded_login_name_and_outlive_a_dropped_login(writers, connect, installed_db):
+    """The right goes by the login name recorded in db_session_user (documented): once that
+    login is dropped nobody is a member of it, and a superuser may still close its
+    executions while other logins may not."""
+    admin, w = writers
+    admin.execute(sql.SQL("CREATE ROLE st_gone LOGIN PASSWORD {}").format(sql.Literal(PW)))
+    admin.execute("GRANT USAGE ON SCHEMA script_tracking TO st_gone")
+    admin.execute("GRANT EXECUTE ON FUNCTION public.track_operation(text, text, jsonb) TO st_gone")
+    gone = connect(installed_db, user="st_gone", password=PW)
+    hk = gone.execute("SELECT track_operation('left behind', 'ADHOC')").fetchone()[0]
+    gone.close()
+    admin.execute("DROP OWNED BY st_gone")
+    admin.execute("DROP ROLE st_gone")
+    assert _error(w["st_w1"], "SELECT complete_operation(%s, false)", (hk,)).sqlstate == "ST004"
+    _complete(admin, hk, False, "its login was dropped")
+    assert admin.execute("SELECT status FROM script_tracking.get_execution_history() WHERE script_execution_hk = %s",
+                         (hk,)).fetchone() == ("FAILED",)
+
 def test_hash_keys_cannot_be_derived_from_name_and_id(writers):
     admin, w = writers
     hk = w["st_w1"].execute("SELECT track_operation('guess me', 'ADHOC')").fetchone()[0]

@@ -139,12 +139,20 @@ def test_retention_days_setting(installed_db, connect):
 @pytest.mark.parametrize("args, sqlstate", [
     ("interval '0'", "ST006"), ("interval '-1 day'", "ST006"),
     ("interval '1 day', 0", "ST006"), ("interval '1 day', 100001", "ST006"), ("interval '1 day', NULL", "ST006"),
+    ("NULL, 0", "ST006"),  # checked also while retention is off
 ])
 def test_bad_arguments(installed_db, connect, args, sqlstate):
     conn = connect(installed_db)
     with pytest.raises(psycopg.Error) as exc:
         conn.execute(f"SELECT script_tracking.purge_executions({args})")
     assert exc.value.sqlstate == sqlstate and exc.value.diag.message_primary
+
+
+def test_an_age_older_than_any_timestamp_purges_nothing(installed_db, connect):
+    conn = connect(installed_db)
+    conn.execute("SELECT track_operation('kept', 'ADHOC')")
+    assert conn.execute("SELECT script_tracking.purge_executions(interval '300000 years')").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM script_tracking.script_execution_h").fetchone()[0] == 1
 
 
 def test_only_the_owner_may_purge(installed_db, connect, pg):

@@ -23,6 +23,11 @@ def _one(conn, sql, params=()):
         ("SELECT script_tracking.track_operation(%s, 'MAINTENANCE')", (None,), "ST001"),
         ("SELECT script_tracking.track_operation(%s, 'MAINTENANCE')", ("",), "ST001"),
         ("SELECT script_tracking.track_operation(%s, 'MAINTENANCE')", ("   ",), "ST001"),
+        ("SELECT script_tracking.track_operation(%s, 'MAINTENANCE')", (" \t\r\n",), "ST001"),
+        ("SELECT util.log_audit_event(%s, 'R', 'x', NULL, NULL)", (None,), "ST006"),
+        ("SELECT util.log_audit_event(%s, 'R', 'x', NULL, NULL)", ("\t\n",), "ST006"),
+        ("SELECT util.log_audit_event('E', %s, 'x', NULL, NULL)", ("",), "ST006"),
+        ("SELECT util.log_audit_event('E', %s, 'x', NULL, NULL)", (" \n ",), "ST006"),
         ("SELECT track_operation(%s::text, 'MAINTENANCE')", (None,), "ST001"),
         ("SELECT script_tracking.track_operation(%s, 'MAINTENANCE')", ("x" * 256,), "ST002"),
         ("SELECT track_operation(%s, 'MAINTENANCE')", ("é" * 300,), "ST002"),
@@ -91,6 +96,45 @@ def test_complete_after_a_hand_written_later_version_is_still_st005(installed_db
     assert exc.value.sqlstate == "ST005"
     assert "already completed (status COMPLETED)" in exc.value.diag.message_primary
     assert counts(conn) == before
+
+
+def test_complete_with_a_stale_running_set_row_is_st005(installed_db, connect):
+    """A running-set row left behind by a completion that ran with the previous release's
+    functions during an upgrade (or a rebuild_running_set in REPEATABLE READ racing one):
+    the final version decides, ST005, nothing written."""
+    conn = connect(installed_db)
+    hk = _one(conn, "SELECT track_operation('stale', 'ADHOC')")
+    conn.execute("SELECT complete_operation(%s, false, 'first')", (hk,))
+    conn.execute("INSERT INTO script_tracking.script_execution_running (script_execution_hk, load_date, execution_id)"
+                 " SELECT script_execution_hk, load_date, execution_id FROM script_tracking.script_execution_h"
+                 " WHERE script_execution_hk = %s", (hk,))
+    before = counts(conn)
+    with pytest.raises(psycopg.Error) as exc:
+        conn.execute("SELECT script_tracking.complete_operation(%s, true)", (hk,))
+    assert exc.value.sqlstate == "ST005"
+    assert "already completed (status FAILED)" in exc.value.diag.message_primary
+    assert counts(conn) == before
+
+
+def test_repeatable_read_race_without_running_set_row_is_40001(installed_db, connect):
+    """Two completions of an execution without a running-set row (started by the previous
+    release while an upgrade ran), the second in REPEATABLE READ with a snapshot taken
+    before the first committed: a serialization failure, not the one-final index's 23505."""
+    setup = connect(installed_db)
+    hk = _one(setup, "SELECT track_operation('rr legacy', 'ADHOC')")
+    setup.execute("DELETE FROM script_tracking.script_execution_running WHERE script_execution_hk = %s", (hk,))
+    a = connect(installed_db, autocommit=False)
+    b = connect(installed_db, autocommit=False)
+    b.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    b.execute("SELECT 1 FROM script_tracking.get_execution_history(p_limit => 1)")  # take the snapshot
+    a.execute("SELECT complete_operation(%s, true)", (hk,))
+    a.commit()
+    with pytest.raises(psycopg.Error) as exc:
+        b.execute("SELECT complete_operation(%s, false)", (hk,))
+    assert exc.value.sqlstate == "40001"
+    b.rollback()
+    assert _one(setup, "SELECT array_agg(status ORDER BY version_number) FROM script_tracking.script_execution_s"
+                       " WHERE script_execution_hk = %s", (hk,)) == ["RUNNING", "COMPLETED"]
 
 
 def test_hash_keys_grow_with_the_execution_id_and_are_not_derivable(installed_db, connect):
