@@ -12,11 +12,15 @@ value stops the preview with one line that names its key.
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 from pathlib import Path
 from typing import Any, Callable
 
 import pulumi
+import yaml
+from pulumi.runtime.config import CONFIG, get_config_env
 
 from script_tracking import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings, SettingsError
 
@@ -71,18 +75,46 @@ def get_int(cfg: pulumi.Config, key: str) -> Any:
     return int(raw)
 
 
-def get_list(cfg: pulumi.Config, key: str) -> Any:
+def get_json(cfg: pulumi.Config, key: str, shape: type, what: str) -> Any:
     raw = cfg.get(key)
     if raw is None:
-        return ()
-    value = cfg.get_object(key)
-    if not isinstance(value, list):
-        fail(f"{cfg.name}:{key}", "must be a JSON list of strings")
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, shape):
+        fail(f"{cfg.name}:{key}", f"must be {what}")
     return value
+
+
+def get_list(cfg: pulumi.Config, key: str) -> Any:
+    return get_json(cfg, key, list, "a JSON list of strings") or ()
+
+
+def plaintext_in_stack_file(key: str) -> set[str]:
+    """The servers whose password the stack's file holds in plaintext. The engine marks
+    all of `key` secret once any value inside it is, so only the file tells them apart."""
+    try:
+        config = yaml.safe_load(Path(f"Pulumi.{pulumi.get_stack()}.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return set()
+    servers = (config.get("config") or {}).get(key) if isinstance(config, dict) else None
+    return {name for name, spec in servers.items() if isinstance(spec, dict) and spec.get("password") is not None
+            and not (isinstance(spec["password"], dict) and "secure" in spec["password"])} \
+        if isinstance(servers, dict) else set()
 
 
 pg = pulumi.Config("postgresql")
 st = pulumi.Config("script-tracking")
+
+# A misspelt key would be ignored without a word (retentiondays: no retention at all)
+KNOWN_KEYS = {f"{st.name}:{k}" for k in (*SETTING_KEYS.values(), "servers")}
+for given in sorted({*CONFIG.get(), *get_config_env()}):
+    if given.startswith(f"{st.name}:") and given not in KNOWN_KEYS:
+        near = difflib.get_close_matches(given, sorted(KNOWN_KEYS), 1)
+        fail(given, "unknown key" + (f" (did you mean {near[0]}?)" if near else
+                                     f"; the keys are {', '.join(sorted(KNOWN_KEYS))}"))
 
 
 def setting_key(field: str) -> str:
@@ -114,7 +146,7 @@ def install(name: str, connection: ConnectionArgs, key_of: Callable[[str], str],
         connection=connection, settings=settings, preflight=preflight)), key_of)
 
 
-servers = st.get_object("servers")
+servers = get_json(st, "servers", dict, "an object mapping server names to {host, port, username, password, databases}")
 if servers is None:
     # one database, under pulumi-postgresql's keys
     if pg.get("password") is not None and not pulumi.runtime.is_config_secret("postgresql:password"):
@@ -134,15 +166,16 @@ else:
     # a fleet: every database of every server, one component each
     if pg.get("host") is not None or pg.get("database") is not None:
         fail("script-tracking:servers", "set either postgresql:* (one database) or script-tracking:servers, not both")
-    if not isinstance(servers, dict) or not servers:
+    if not servers:
         fail("script-tracking:servers", "must map server names to {host, port, username, password, databases}")
     secret = pulumi.runtime.is_config_secret("script-tracking:servers")
+    plaintext = plaintext_in_stack_file("script-tracking:servers")
     installed: list[str] = []
     for server, spec in servers.items():
         key = f"script-tracking:servers.{server}"
         if not isinstance(spec, dict) or set(spec) - set(SERVER_KEYS):
             fail(key, f"must be an object with {', '.join(SERVER_KEYS)}")
-        if spec.get("password") is not None and not secret:
+        if spec.get("password") is not None and (not secret or server in plaintext):
             fail(f"{key}.password", f"must be set as a secret (pulumi config set --path --secret '{key}.password' ...)")
         databases = spec.get("databases")
         if not isinstance(databases, list) or not databases or not all(isinstance(d, str) and d for d in databases):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pulumi
 from psycopg import sql
 
-from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, identifier, load_objects
+from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, SqlSourceError, identifier, load_objects
 
 FILTER_TABLE = "script_tracking.ddl_tracker_filter"
 LIMIT_TABLE = "script_tracking.tracking_limit"
@@ -202,7 +202,7 @@ def desired_objects(s: Settings) -> list[DbObject]:
                  and f"{o.schema}.{o.name}" in names]
         missing = set(names) - {i.partition("(")[0] for i in found}
         if missing:
-            raise ValueError(f"sql/ does not declare the functions {sorted(missing)}")
+            raise SqlSourceError(f"it does not declare the functions {sorted(missing)}")
         return found
 
     for slot, funcs, views in (("writer", functions(WRITER_FUNCTIONS), ()),

@@ -54,7 +54,7 @@ from .kinds import ROLE_MARKER
 from .plan import Change, PlanError, check_applied, drop_changes, holds_rows, make_plan, render
 from .plan import run as run_plan
 from .preflight import PreflightError, preflight
-from .scratch import desired_fingerprints
+from .scratch import desired_fingerprints, make_missing_roles
 from .sqlsource import same_sql
 
 KINDS = ("schema", "role", "type", "sequence", "table", "index", "function", "view", "owner", "grant", "data",
@@ -125,6 +125,13 @@ class LegacyStateError(ProviderError):
     """The state was written by script-tracking 0.1 (one resource per object)."""
 
 
+def _failure(reason: str) -> CheckFailure:
+    """A check failure the engine prints as one line: for a failure that names a property
+    it prints that property's whole value first (the objects: about 100 KB of SQL). The
+    reason names what is wrong (an object's key, the connection's field)."""
+    return CheckFailure("", reason)
+
+
 def _known(value: Any) -> bool:
     """False for a value (or a value inside it) that is unknown during preview."""
     if isinstance(value, str):
@@ -176,6 +183,11 @@ def _plan(pg, olds: dict[str, Any] | None, news: dict[str, Any]) -> tuple[list[C
     """The plan from the state (`olds`: outputs, or the inputs at check) to `news`,
     and the desired fingerprints it aims at."""
     desired = desired_fingerprints(pg, news["objects"], creation_order)
+    # a role of the user's (found, not made by an installation) is only granted to: it is
+    # wanted as it is, so its attributes (LOGIN, CREATEDB, ...) are never changed
+    for k, obj in news["objects"].items():
+        if obj["kind"] == "role" and _adopts(pg, obj, live := _inspect(pg, obj)):
+            desired[k] = live
     olds = olds or {}
     return make_plan(pg, olds.get("objects") or {}, news["objects"], desired, order=creation_order,
                      adopted=set(olds.get("adopted") or ()), retained=olds.get("retained") or {}), desired
@@ -247,27 +259,27 @@ class ObjectSetProvider(ResourceProvider):
         if not _known(objects) and not isinstance(objects, dict):
             return CheckResult(news, [])
         if not isinstance(objects, dict) or not objects:
-            return CheckResult(news, [CheckFailure("objects", "a resource needs at least one object")])
+            return CheckResult(news, [_failure("a resource needs at least one object")])
         for key, obj in objects.items():
             if isinstance(obj, dict) and obj.get("invalid"):  # see tracking.ScriptTracking
-                failures.append(CheckFailure("objects", f"{key}: {obj['invalid']}"))
+                failures.append(_failure(f"{key}: {obj['invalid']}"))
                 continue
             if not isinstance(obj, dict) or not _known(obj.get("kind")):
                 continue
             if obj.get("kind") not in KINDS:
-                failures.append(CheckFailure("objects", f"{key}: unknown object kind {obj.get('kind')!r}"))
+                failures.append(_failure(f"{key}: unknown object kind {obj.get('kind')!r}"))
             if not obj.get("statements"):
-                failures.append(CheckFailure("objects", f"{key}: an object needs at least one statement"))
+                failures.append(_failure(f"{key}: an object needs at least one statement"))
             for text in obj.get("statements") or ():
                 if not isinstance(text, str) or not _known(text):
                     continue
                 try:
                     parse_sql(text)
                 except ParseError as exc:
-                    failures.append(CheckFailure("objects", f"{key}: {exc}"))
+                    failures.append(_failure(f"{key}: {exc}"))
         conn = news.get("connection")
         if isinstance(conn, dict) and conn.get("invalid"):  # see tracking.ScriptTracking
-            return CheckResult(news, [CheckFailure("connection", str(conn["invalid"]))])
+            return CheckResult(news, [_failure(str(conn["invalid"]))])
         if not failures and isinstance(conn, dict) and conn.get("host") and _known(conn) and _known(objects):
             try:
                 news = {**news, "plan": self._preview(olds, news), "planId": uuid.uuid4().hex}
@@ -277,9 +289,9 @@ class ObjectSetProvider(ResourceProvider):
                 # the server cannot be reached: the plan is made at apply, which fails for this
                 # database alone, naming it (a fleet goes on with the others)
             except PreflightError as exc:
-                failures.append(CheckFailure("connection", str(exc)))
+                failures.append(_failure(str(exc)))
             except ProviderError as exc:
-                failures.append(CheckFailure("objects", str(exc)))
+                failures.append(_failure(str(exc)))
         return CheckResult(news, failures)
 
     def _preview(self, olds: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
@@ -296,11 +308,14 @@ class ObjectSetProvider(ResourceProvider):
             if news.get("preflight"):
                 preflight(pg, conn, event_triggers=any(o.get("kind") == "event_trigger" for o in objects),
                           owner_role=next((catalog.owner_params(o["identity"], o["statements"][0])["role"]
-                                           for o in objects if o.get("kind") == "owner"), None))
+                                           for o in objects if o.get("kind") == "owner"), None),
+                          in_public=any(o.get("kind") != "grant" and str(o.get("identity")).startswith("public.")
+                                        for o in objects))
             changes, _ = _plan(pg, olds if old_objs else None, news)
         if any(c.action != "create" for c in changes):
             with apply_transaction(conn, roles=_changes_roles(news["objects"].values(), old_objs.values()),
                                    rehearsal=True) as pg:
+                make_missing_roles(pg, news["objects"])  # a renamed writerRole: made before this, at apply
                 changes, _ = _plan(pg, olds if old_objs else None, news)
                 run_plan(pg, changes)
         return _shown(changes, fresh=not old_objs)

@@ -181,6 +181,16 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 16
 
 
+def make_missing_roles(pg: psycopg.Connection, objects: Objects) -> None:
+    """Creates, in the caller's transaction (one rolled back), the roles that the objects'
+    grants and owners name and that do not exist yet, nor are objects of their own: the
+    ones a deployment creates first (its Role resources)."""
+    statements = [s for o in objects.values() if o["kind"] != "role" for s in o["statements"]]
+    for role in sorted(_referenced_roles(statements) - Names(objects).roles):
+        if pg.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
+            pg.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+
+
 def _cache_key(pg: psycopg.Connection, objects: Objects) -> str:
     """What the render depends on: the server, the database's encoding, collation and
     default privileges, the SQL. A set that holds none of its schemas refers to objects
@@ -209,7 +219,7 @@ def desired_fingerprints(pg: psycopg.Connection, objects: Objects, order: Callab
             return _CACHE[key]
     names = Names(objects)
     result: dict[str, Any] = {}
-    current = "the scratch schemas"
+    current, needs = "the scratch schemas", "CREATE on the database"
     try:
         with pg.transaction():
             pg.execute("SELECT pg_catalog.set_config('lock_timeout', %s, true), "
@@ -219,15 +229,12 @@ def desired_fingerprints(pg: psycopg.Connection, objects: Objects, order: Callab
                 pg.execute("SET LOCAL session_replication_role = replica")
             for schema in sorted(names.scratch_schemas - names.schemas):
                 pg.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(names.scratch(schema))))
-            statements = [s for o in objects.values() if o["kind"] != "role" for s in o["statements"]]
-            for role in sorted(_referenced_roles(statements) - names.roles):
-                if pg.execute("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
-                    current = f"role {role} (made in the scratch transaction: the login needs CREATEROLE)"
-                    pg.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+            current, needs = "the roles its grants name", "CREATEROLE"
+            make_missing_roles(pg, objects)
             scratch: dict[str, tuple[str, list[str]]] = {}
             for k in order(objects):
                 obj = objects[k]
-                current = k
+                current, needs = k, "CREATEROLE" if obj["kind"] == "role" else "CREATE on the database"
                 texts = [names.statement(s) for s in obj["statements"]]
                 for text in texts:
                     pg.execute(text)
@@ -240,10 +247,8 @@ def desired_fingerprints(pg: psycopg.Connection, objects: Objects, order: Callab
         raise ScratchError(f"{current}: {describe(exc)} (waited {lock_timeout_ms} ms while rendering its SQL in a "
                            "scratch schema: another session holds a lock it needs; try again)") from None
     except psycopg.errors.InsufficientPrivilege as exc:
-        if current.startswith("role "):
-            raise ScratchError(f"{current}: {describe(exc)}") from None
-        raise ScratchError(f"{current}: {describe(exc)} (the desired state is rendered in scratch schemas, "
-                           "rolled back: the login needs CREATE on the database)") from None
+        raise ScratchError(f"{current}: {describe(exc)} (the desired state is rendered in scratch schemas and "
+                           f"roles, rolled back: the login needs {needs})") from None
     except psycopg.Error as exc:
         raise ScratchError(f"{current}: its SQL fails on this server: {describe(exc)}") from None
     with _CACHE_LOCK:

@@ -27,7 +27,7 @@ from .catalog import grant_params
 from .desired import ROLE_SLOTS, Settings, SettingsError, desired_objects, grant_statement, owner_statement, \
     owner_target, whole_number
 from .provider import WHERE, Objects, Role
-from .sqlsource import DbObject
+from .sqlsource import DbObject, SqlSourceError
 
 TYPE_TOKEN = "script-tracking:index:ScriptTracking"
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
@@ -142,7 +142,12 @@ class ScriptTracking(pulumi.ComponentResource):
         if args.owner_role is not None and not args.settings.owner_role:
             raise SettingsError("owner_role", "is given as an argument but set to '' (no owner role) in settings",
                                 owner=name)
-        objects = desired_objects(args.settings)
+        try:
+            objects = desired_objects(args.settings)
+        except OSError as exc:  # a file of the system missing or unreadable
+            raise SettingsError("sql_dir", f"{exc.strerror}: {exc.filename}", owner=name) from None
+        except SqlSourceError as exc:  # SQL that does not parse, or does not fit the provider's rules
+            raise SettingsError("sql_dir", f"{args.settings.sql_dir}: {exc}", owner=name) from None
 
         roles: dict[str, pulumi.Output[str]] = {}
         role_resources: list[pulumi.Resource] = []

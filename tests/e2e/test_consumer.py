@@ -67,6 +67,7 @@ def test_a_consumer_project_installs_the_wheel_and_tracks_two_databases(pg, new_
         assert r.returncode != 0 and "Traceback" not in r.stdout + r.stderr
         assert re.search(r"has a problem: ScriptTracking 'tracking-t_\w+': port: 70000 is outside 1\.\.65535\n",
                          r.stdout)
+        assert "property" not in r.stdout  # no input value printed before the reason
         p.run("config", "set", "port", str(pg.port))
         p.up()
         for db in dbs:

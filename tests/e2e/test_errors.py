@@ -1,5 +1,7 @@
 """Bad input stops the preview with one line that names the problem."""
 
+import shutil
+
 import pytest
 from psycopg import sql
 
@@ -22,10 +24,41 @@ def preview_error(project) -> str:
     ("script-tracking:maxDetailsBytes", "lots", "configuration script-tracking:maxDetailsBytes: 'lots' is not a whole"),
     ("script-tracking:maxScriptNameChars", "300",
      "configuration script-tracking:maxScriptNameChars: 300 is not a whole number in 1..255"),
+    # a misspelt key is not ignored
+    ("script-tracking:retentiondays", "30",
+     "configuration script-tracking:retentiondays: unknown key (did you mean script-tracking:retentionDays?)"),
+    ("script-tracking:ddlExcludeSchemas", "pg_temp",
+     "configuration script-tracking:ddlExcludeSchemas: must be a JSON list of strings"),
 ])
 def test_bad_config_names_the_key(project, key, value, message):
     project.config(key, value)
     assert message in preview_error(project)
+
+
+def test_sql_dir_without_the_systems_files(project, tmp_path):
+    (tmp_path / "empty").mkdir()
+    project.config("script-tracking:sqlDir", str(tmp_path / "empty"))
+    out = preview_error(project)
+    assert f"configuration script-tracking:sqlDir: No such file or directory: {tmp_path / 'empty'}/" in out
+    broken = tmp_path / "broken"
+    shutil.copytree(project.dir / "sql", broken)
+    (broken / "20_tracking.sql").write_text((broken / "20_tracking.sql").read_text() + "\nCREATE TABLE x (;\n")
+    project.config("script-tracking:sqlDir", str(broken))
+    out = preview_error(project)
+    assert f"configuration script-tracking:sqlDir: {broken}: 20_tracking.sql: syntax error" in out
+
+
+def test_fleet_password_in_plaintext_next_to_a_secret_one_is_refused(project, pg):
+    """The engine marks the whole servers object secret once one password in it is; the
+    plaintext one is still refused, by its path."""
+    project.run("config", "rm", "postgresql:host")
+    project.run("config", "rm", "postgresql:database")
+    for server, secret in (("a", False), ("b", True)):
+        key = f"script-tracking:servers.{server}"
+        project.run("config", "set", "--path", f"{key}.port", str(pg.port))
+        project.run("config", "set", "--path", f"{key}.databases[0]", "postgres")
+        project.run("config", "set", "--path", "--secret" if secret else "--plaintext", f"{key}.password", "pw")
+    assert "configuration script-tracking:servers.a.password: must be set as a secret" in preview_error(project)
 
 
 def test_plaintext_password_is_refused(project):
@@ -59,6 +92,9 @@ def test_event_triggers_need_a_superuser(project):
         project.config("script-tracking:ownerRole", "")
         database = project.sql("SELECT current_database()")[0][0]
         project.sql(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(sql.Identifier(database), sql.Identifier(user)))
+        # the wrappers' schema: refused by the preview, not half-way through up
+        project.sql(sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC, {}").format(sql.Identifier(user)))
+        assert f"{user} may not create in schema public" in preview_error(project)
         project.sql(sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(user)))
         project.up()
         assert project.sql("SELECT DISTINCT proowner::regrole::text FROM pg_proc"
@@ -68,3 +104,28 @@ def test_event_triggers_need_a_superuser(project):
         project.run("destroy", "--yes", check=False)
         project.sql(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(user)))
         project.sql(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+
+
+def test_a_login_that_may_not_create_roles_is_told_so(project):
+    user = "st_norole_" + project.stack[-8:]
+    project.sql(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(user)))
+    try:
+        project.config("postgresql:username", user)
+        project.config("postgresql:password", "pw", secret=True)
+        assert "permission denied to create role" in (out := preview_error(project))
+        assert "the login needs CREATEROLE" in out and "needs CREATE on the database" not in out
+    finally:
+        project.sql(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+
+
+def test_a_refused_plan_is_one_short_line(project):
+    """A plan the provider refuses (drift it would have to undo by dropping data) is reported
+    as its reason alone: not after the engine's print of the objects (about 100 KB of SQL)."""
+    project.up()
+    project.sql("SELECT track_operation('noted', 'ADHOC')")
+    project.sql("ALTER TABLE script_tracking.script_execution_h ADD COLUMN my_note text DEFAULT 'kept'")
+    out = preview_error(project)
+    errors = [line for line in out.splitlines() if "error:" in line]
+    assert any("refusing to drop column script_tracking.script_execution_h.my_note: it holds data" in line
+               for line in errors), out
+    assert "property" not in out and max(map(len, errors)) < 600, out

@@ -119,13 +119,13 @@ def test_invalid_connection_settings(pg, db, bad, message):
     _one_line(exc.value)
 
 
-def test_check_reports_bad_inputs_by_property():
+def test_check_reports_bad_inputs_in_one_line_naming_the_object():
     p = ObjectProvider()
     r = p.check({}, {"kind": "procedure", "identity": "x", "statements": []})
     assert {(f.property, f.reason) for f in r.failures} == {
-        ("objects", "x: unknown object kind 'procedure'"), ("objects", "x: an object needs at least one statement")}
+        ("", "x: unknown object kind 'procedure'"), ("", "x: an object needs at least one statement")}
     r = p.check({}, {"kind": "table", "identity": "public.t", "statements": ["CREATE TABLE public.t (a integer"]})
-    assert [f.property for f in r.failures] == ["objects"]
+    assert [f.property for f in r.failures] == [""]
     assert r.failures[0].reason.startswith("public.t: ") and "syntax error" in r.failures[0].reason
     ok = {"kind": "function", "identity": "public.f()", "statements": FN["statements"], "connection": {}}
     r = p.check({}, ok)

@@ -104,7 +104,7 @@ def test_values_the_component_found_invalid_fail_the_check():
     bad = {"objects": {"writer: USAGE on schema app": {"invalid": "writer_role: None is not a role name"}},
            "connection": {"invalid": "ScriptTracking 'x': port: 0 is outside 1..65535"}, "preflight": True}
     assert [(f.property, f.reason) for f in p.check({}, bad).failures] == [
-        ("connection", "ScriptTracking 'x': port: 0 is outside 1..65535")]
+        ("", "ScriptTracking 'x': port: 0 is outside 1..65535")]
     bad["connection"] = {}
     assert [(f.property, f.reason) for f in p.check({}, bad).failures] == [
-        ("objects", "writer: USAGE on schema app: writer_role: None is not a role name")]
+        ("", "writer: USAGE on schema app: writer_role: None is not a role name")]

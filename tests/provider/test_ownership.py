@@ -5,13 +5,14 @@ change of the connection alone (a rotated password, a new timeout) changes
 nothing in the database."""
 
 import re
+from dataclasses import replace
 
 import psycopg
 import pytest
 from psycopg import sql
 
 
-from .support import Stack, key
+from .support import Stack, key, props
 
 
 
@@ -28,6 +29,24 @@ def test_a_role_that_existed_before_survives_destroy(stack: Stack, pg, db):
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:
         assert c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role.identity,)).fetchone()
         assert c.execute("SELECT v FROM public.app_data").fetchall() == [(1,)]
+
+
+def test_a_users_login_role_is_only_granted_to_never_altered(stack: Stack, pg, db):
+    """writerRole / readerRole naming an existing login: its attributes stay as they are
+    (it is not made NOLOGIN), at create, in a later plan and at destroy."""
+    role = next(o for o in stack.objects if o.kind == "role")
+    attrs = "SELECT rolcanlogin, rolcreatedb, rolinherit FROM pg_roles WHERE rolname = %s"
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        c.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB NOINHERIT").format(sql.Identifier(role.identity)))
+    outs = stack.create(role)
+    assert outs["adopted"] is True
+    assert not stack.diff(role).changes  # nothing to change later
+    assert stack.read(role).outs["fingerprint"] == outs["applied"]  # and no drift
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert c.execute(attrs, (role.identity,)).fetchone() == (True, True, False)
+    stack.delete(role)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:
+        assert c.execute(attrs, (role.identity,)).fetchone() == (True, True, False)
 
 
 def test_a_role_we_created_goes_but_what_it_owns_stays(stack: Stack, pg, db):
@@ -99,3 +118,20 @@ def test_a_superuser_is_refused_as_owner_role(stack: Stack, pg, db):
     with psycopg.connect(pg.dsn(db), autocommit=True) as c:
         assert c.execute("SELECT proowner::regrole::text FROM pg_proc WHERE oid = %s::regprocedure",
                          (fn,)).fetchone()[0] == "postgres"
+
+
+def test_preview_of_a_grant_moved_to_a_role_not_made_yet(stack: Stack, pg, db):
+    """writerRole renamed to a role that does not exist yet: at apply its Role resource
+    makes it first, so the preview's rehearsal of the grant's move (run and rolled back)
+    makes it too, instead of failing with 42704."""
+    grant = next(o for o in stack.objects if o.kind == "grant" and o.name == "writer")
+    stack.install([grant.identity])
+    renamed = Stack.for_settings(stack.conn, replace(stack.settings, writer_role=stack.role("writer") + "_2"))
+    moved = renamed.obj(grant.identity, "grant")
+    news = props(moved, stack.conn)
+    checked = stack.provider.check(stack.outs[key(grant)], news)
+    assert checked.failures == []
+    shown = checked.inputs["plan"]
+    assert "REVOKE" in str(shown) and renamed.role("writer") in str(shown)
+    with psycopg.connect(pg.dsn(db), autocommit=True) as c:  # the rehearsal was rolled back
+        assert not c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (renamed.role("writer"),)).fetchone()

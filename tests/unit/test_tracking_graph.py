@@ -275,12 +275,18 @@ def test_bad_connection_values_name_the_field(field, value, problem):
 
 
 def test_sql_the_provider_cannot_manage_stops_the_program(tmp_path):
-    from script_tracking.sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError
+    from script_tracking.sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES
     for f in OBJECT_FILES + TRIGGER_FILES:
         (tmp_path / f).write_text((SQL_DIR / f).read_text())
     with (tmp_path / "10_audit.sql").open("a") as f:
         f.write("\nUPDATE util.audit_log SET event_type = 'x';\n")
-    with pytest.raises(SqlSourceError, match="unsupported statement UpdateStmt"):
+    # a SettingsError (one line, no traceback) that names the setting and the file
+    with pytest.raises(SettingsError, match=r"sql_dir: .*: 10_audit\.sql: unsupported statement UpdateStmt") as exc:
+        run(Settings(sql_dir=tmp_path))
+    assert exc.value.field == "sql_dir"
+    (tmp_path / "10_audit.sql").write_text((SQL_DIR / "10_audit.sql").read_text())
+    (tmp_path / "20_tracking.sql").unlink()
+    with pytest.raises(SettingsError, match=r"sql_dir: No such file or directory: .*/20_tracking\.sql"):
         run(Settings(sql_dir=tmp_path))
 
 
@@ -295,7 +301,7 @@ def test_a_bad_value_known_only_later_names_the_installation():
         conn = r.raw["connection"]["value"]
         assert conn == {"invalid": "ScriptTracking 'late': port: 0 is outside 1..65535"}, r.name
         failures = ObjectSetProvider().check({}, {**r.inputs, "connection": conn}).failures
-        assert [(f.property, f.reason) for f in failures] == [("connection", conn["invalid"])]
+        assert [(f.property, f.reason) for f in failures] == [("", conn["invalid"])]
 
 
 def test_without_an_owner_role_the_applying_login_keeps_ownership():
