@@ -1,6 +1,8 @@
 """Bad input stops the preview with one line that names the problem."""
 
 import shutil
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 from psycopg import sql
@@ -78,12 +80,23 @@ def test_unreachable_server(project):
     assert "cannot connect to PostgreSQL as postgres@127.0.0.1:1" in preview_error(project)
 
 
-def test_event_triggers_need_a_superuser(project):
-    user = "st_plain_" + project.stack[-8:]
-    project.sql(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'pw'").format(sql.Identifier(user)))
+@contextmanager
+def login(project, prefix: str, attributes: str) -> Iterator[str]:
+    """The stack connects as a new login of these attributes; dropped afterwards."""
+    user = prefix + project.stack[-8:]
+    project.sql(sql.SQL("CREATE ROLE {} LOGIN {} PASSWORD 'pw'").format(sql.Identifier(user), sql.SQL(attributes)))
     try:
         project.config("postgresql:username", user)
         project.config("postgresql:password", "pw", secret=True)
+        yield user
+    finally:
+        project.run("destroy", "--yes", check=False)
+        project.sql(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(user)))
+        project.sql(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
+
+
+def test_event_triggers_need_a_superuser(project):
+    with login(project, "st_plain_", "CREATEROLE") as user:
         assert "is not a superuser: the DDL tracker's event triggers need one" in preview_error(project)
         project.config("script-tracking:trackDdl", "false")
         assert f"is not a superuser: making {project.owner} the owner of the objects needs one" \
@@ -100,22 +113,12 @@ def test_event_triggers_need_a_superuser(project):
         assert project.sql("SELECT DISTINCT proowner::regrole::text FROM pg_proc"
                            " WHERE pronamespace = 'script_tracking'::regnamespace") == [(user,)]
         project.run("destroy", "--yes")
-    finally:
-        project.run("destroy", "--yes", check=False)
-        project.sql(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(user)))
-        project.sql(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
 
 
 def test_a_login_that_may_not_create_roles_is_told_so(project):
-    user = "st_norole_" + project.stack[-8:]
-    project.sql(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'pw'").format(sql.Identifier(user)))
-    try:
-        project.config("postgresql:username", user)
-        project.config("postgresql:password", "pw", secret=True)
+    with login(project, "st_norole_", ""):
         assert "permission denied to create role" in (out := preview_error(project))
         assert "the login needs CREATEROLE" in out and "needs CREATE on the database" not in out
-    finally:
-        project.sql(sql.SQL("DROP ROLE {}").format(sql.Identifier(user)))
 
 
 def test_a_refused_plan_is_one_short_line(project):

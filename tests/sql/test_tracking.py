@@ -79,62 +79,34 @@ def test_complete_twice_is_st005_and_writes_nothing(installed_db, connect):
     assert rows == [("RUNNING", None, False, None), ("FAILED", "disk full", True, True)]
 
 
-def test_complete_after_a_hand_written_later_version_is_still_st005(installed_db, connect):
-    """A version written by hand after the final one makes the latest version RUNNING; the
-    execution is still completed (it has its final version): ST005, not the one-final
-    index's 23505, and nothing written."""
+# after the first completion, by hand: a version after the final one (the latest is RUNNING
+# again), or a running-set row left behind by a completion that ran with the previous
+# release's functions during an upgrade (or a rebuild_running_set in REPEATABLE READ racing one)
+LATER_VERSION = """INSERT INTO script_tracking.script_execution_s
+    (script_execution_hk, record_source, script_name, script_type, status, start_time, db_session_user)
+    SELECT script_execution_hk, 'by hand', script_name, script_type, 'RUNNING', start_time, session_user
+      FROM script_tracking.script_execution_s WHERE script_execution_hk = %s AND status <> 'RUNNING'"""
+STALE_RUNNING_ROW = """INSERT INTO script_tracking.script_execution_running (script_execution_hk, load_date, execution_id)
+    SELECT script_execution_hk, load_date, execution_id FROM script_tracking.script_execution_h
+     WHERE script_execution_hk = %s"""
+
+
+@pytest.mark.parametrize("success, tamper", [(True, LATER_VERSION), (False, STALE_RUNNING_ROW)],
+                         ids=["later version", "stale running-set row"])
+def test_the_final_version_decides_a_second_completion(installed_db, connect, success, tamper):
+    """Whatever else there is, an execution with a final version is completed: ST005 (not
+    the one-final index's 23505), and nothing written."""
     conn = connect(installed_db)
-    hk = _one(conn, "SELECT track_operation('hand', 'ADHOC')")
-    conn.execute("SELECT complete_operation(%s, true)", (hk,))
-    conn.execute("""INSERT INTO script_tracking.script_execution_s
-        (script_execution_hk, record_source, script_name, script_type, status, start_time, db_session_user)
-        SELECT script_execution_hk, 'by hand', script_name, script_type, 'RUNNING', start_time, session_user
-          FROM script_tracking.script_execution_s WHERE script_execution_hk = %s AND status = 'COMPLETED'""", (hk,))
+    hk = _one(conn, "SELECT track_operation('twice', 'ADHOC')")
+    conn.execute("SELECT complete_operation(%s, %s)", (hk, success))
+    conn.execute(tamper, (hk,))
     before = counts(conn)
     with pytest.raises(psycopg.Error) as exc:
-        conn.execute("SELECT script_tracking.complete_operation(%s, false, 'again')", (hk,))
+        conn.execute("SELECT script_tracking.complete_operation(%s, %s, 'again')", (hk, not success))
     assert exc.value.sqlstate == "ST005"
-    assert "already completed (status COMPLETED)" in exc.value.diag.message_primary
+    status = "COMPLETED" if success else "FAILED"
+    assert f"already completed (status {status})" in exc.value.diag.message_primary
     assert counts(conn) == before
-
-
-def test_complete_with_a_stale_running_set_row_is_st005(installed_db, connect):
-    """A running-set row left behind by a completion that ran with the previous release's
-    functions during an upgrade (or a rebuild_running_set in REPEATABLE READ racing one):
-    the final version decides, ST005, nothing written."""
-    conn = connect(installed_db)
-    hk = _one(conn, "SELECT track_operation('stale', 'ADHOC')")
-    conn.execute("SELECT complete_operation(%s, false, 'first')", (hk,))
-    conn.execute("INSERT INTO script_tracking.script_execution_running (script_execution_hk, load_date, execution_id)"
-                 " SELECT script_execution_hk, load_date, execution_id FROM script_tracking.script_execution_h"
-                 " WHERE script_execution_hk = %s", (hk,))
-    before = counts(conn)
-    with pytest.raises(psycopg.Error) as exc:
-        conn.execute("SELECT script_tracking.complete_operation(%s, true)", (hk,))
-    assert exc.value.sqlstate == "ST005"
-    assert "already completed (status FAILED)" in exc.value.diag.message_primary
-    assert counts(conn) == before
-
-
-def test_repeatable_read_race_without_running_set_row_is_40001(installed_db, connect):
-    """Two completions of an execution without a running-set row (started by the previous
-    release while an upgrade ran), the second in REPEATABLE READ with a snapshot taken
-    before the first committed: a serialization failure, not the one-final index's 23505."""
-    setup = connect(installed_db)
-    hk = _one(setup, "SELECT track_operation('rr legacy', 'ADHOC')")
-    setup.execute("DELETE FROM script_tracking.script_execution_running WHERE script_execution_hk = %s", (hk,))
-    a = connect(installed_db, autocommit=False)
-    b = connect(installed_db, autocommit=False)
-    b.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-    b.execute("SELECT 1 FROM script_tracking.get_execution_history(p_limit => 1)")  # take the snapshot
-    a.execute("SELECT complete_operation(%s, true)", (hk,))
-    a.commit()
-    with pytest.raises(psycopg.Error) as exc:
-        b.execute("SELECT complete_operation(%s, false)", (hk,))
-    assert exc.value.sqlstate == "40001"
-    b.rollback()
-    assert _one(setup, "SELECT array_agg(status ORDER BY version_number) FROM script_tracking.script_execution_s"
-                       " WHERE script_execution_hk = %s", (hk,)) == ["RUNNING", "COMPLETED"]
 
 
 def test_hash_keys_grow_with_the_execution_id_and_are_not_derivable(installed_db, connect):
@@ -184,9 +156,16 @@ def test_concurrent_complete_of_same_execution_only_one_wins(installed_db, conne
     assert _one(setup, "SELECT count(*) FROM script_tracking.script_execution_running") == 0
 
 
-def test_repeatable_read_double_complete_is_still_rejected(installed_db, connect):
+@pytest.mark.parametrize("started_before_running_set", [False, True])
+def test_repeatable_read_double_complete_is_a_serialization_failure(installed_db, connect,
+                                                                    started_before_running_set):
+    """The second completion's snapshot was taken before the first committed: 40001 (also
+    for an execution without a running-set row, started by the previous release while an
+    upgrade ran: not the one-final index's 23505), and one final version."""
     conn = connect(installed_db)
     hk = _one(conn, "SELECT track_operation('rr', 'ADHOC')")
+    if started_before_running_set:
+        conn.execute("DELETE FROM script_tracking.script_execution_running WHERE script_execution_hk = %s", (hk,))
     a = connect(installed_db, autocommit=False)
     b = connect(installed_db, autocommit=False)
     b.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -194,11 +173,11 @@ def test_repeatable_read_double_complete_is_still_rejected(installed_db, connect
     a.execute("SELECT complete_operation(%s, true)", (hk,))
     a.commit()
     with pytest.raises(psycopg.Error) as exc:
-        b.execute("SELECT complete_operation(%s, true)", (hk,))
-    assert exc.value.sqlstate in ("ST005", "40001")
+        b.execute("SELECT complete_operation(%s, false)", (hk,))
+    assert exc.value.sqlstate == "40001"
     b.rollback()
-    assert _one(conn, "SELECT count(*) FROM script_tracking.script_execution_s WHERE script_execution_hk = %s",
-                (hk,)) == 2
+    assert _one(conn, "SELECT array_agg(status ORDER BY version_number) FROM script_tracking.script_execution_s"
+                      " WHERE script_execution_hk = %s", (hk,)) == ["RUNNING", "COMPLETED"]
 
 
 def test_track_and_complete_record_everything(installed_db, connect):
