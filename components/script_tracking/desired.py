@@ -84,12 +84,12 @@ class Settings:
             if not isinstance(value, str) or not ROLE_NAME.match(value):
                 raise SettingsError(name, f"{value!r} is not a valid role name (lower case letters, digits, _)")
         if self.writer_role == self.reader_role:
-            raise SettingsError("reader_role", "must differ from writer_role")
+            raise SettingsError("reader_role", "must differ from the writer role")
         if not isinstance(self.owner_role, str) or (self.owner_role and not ROLE_NAME.match(self.owner_role)):
             raise SettingsError("owner_role", f"{self.owner_role!r} is not a valid role name "
                                               "(lower case letters, digits, _; or empty for none)")
         if self.owner_role in (self.writer_role, self.reader_role):
-            raise SettingsError("owner_role", "must differ from writer_role and reader_role")
+            raise SettingsError("owner_role", "must differ from the writer and reader roles")
         for name, pattern, what in (
                 ("ddl_include_schemas", SCHEMA_NAME, "schema name"), ("ddl_exclude_schemas", SCHEMA_NAME, "schema name"),
                 ("ddl_include_tags", COMMAND_TAG, "command tag (such as CREATE TABLE)"),

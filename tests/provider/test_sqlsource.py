@@ -208,7 +208,7 @@ def test_objects_in_our_schemas_wait_for_the_schema():
 
 @pytest.mark.parametrize("field, value, problem", [
     ("writer_role", 'w"; DROP TABLE x; --', "is not a valid role name"),
-    ("reader_role", "script_tracking_writer", "must differ from writer_role"),
+    ("reader_role", "script_tracking_writer", "must differ from the writer role"),
     ("ddl_exclude_schemas", ("bad schema",), "is not a valid schema name"),
     ("ddl_include_tags", ("create table",), "is not a valid command tag"),
     ("ddl_include_tags", "CREATE TABLE", "must be a list of strings"),
