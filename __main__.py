@@ -38,6 +38,7 @@ SETTING_KEYS = {
     "max_error_message_chars": "maxErrorMessageChars", "retention_days": "retentionDays",
 }
 SERVER_KEYS = ("host", "port", "username", "password", "sslmode", "databases")
+SERVERS_SHAPE = "an object mapping server names to {host, port, username, password, databases}"
 
 
 def stop(message: str) -> None:
@@ -146,7 +147,7 @@ def install(name: str, connection: ConnectionArgs, key_of: Callable[[str], str],
         connection=connection, settings=settings, preflight=preflight)), key_of)
 
 
-servers = get_json(st, "servers", dict, "an object mapping server names to {host, port, username, password, databases}")
+servers = get_json(st, "servers", dict, SERVERS_SHAPE)
 if servers is None:
     # one database, under pulumi-postgresql's keys
     if pg.get("password") is not None and not pulumi.runtime.is_config_secret("postgresql:password"):
@@ -167,7 +168,7 @@ else:
     if pg.get("host") is not None or pg.get("database") is not None:
         fail("script-tracking:servers", "set either postgresql:* (one database) or script-tracking:servers, not both")
     if not servers:
-        fail("script-tracking:servers", "must map server names to {host, port, username, password, databases}")
+        fail("script-tracking:servers", f"must be {SERVERS_SHAPE}")
     secret = pulumi.runtime.is_config_secret("script-tracking:servers")
     plaintext = plaintext_in_stack_file("script-tracking:servers")
     installed: list[str] = []
