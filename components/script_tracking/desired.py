@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Iterable
 
 import pulumi
+from pglast import ast, parse_sql
 from psycopg import sql
 
 from .sqlsource import OBJECT_FILES, SQL_DIR, TRIGGER_FILES, DbObject, SqlSourceError, identifier, load_objects
@@ -166,6 +168,24 @@ def _rows(name: str, columns: tuple[str, str], rows: list[tuple]) -> DbObject:
             sql.SQL(", ").join(sql.SQL("({}, {})").format(sql.Literal(a), sql.Literal(b)) for a, b in rows))))
     schema, _, table_name = name.partition(".")
     return DbObject("data", name, schema, table_name, tuple(statements), depends_on=(name,))
+
+
+def rows_of(objects: Iterable[dict], table: str) -> list[tuple[str | None, ...]]:
+    """The rows that the `table` rows object among `objects` (as _rows made it, crossed
+    the engine as a dict) writes, each value as its text."""
+    return [tuple(map(_constant, row))
+            for o in objects if o.get("kind") == "data" and o.get("identity") == table
+            for text in o.get("statements") or () for raw in parse_sql(text)
+            if isinstance(raw.stmt, ast.InsertStmt) for row in raw.stmt.selectStmt.valuesLists or ()]
+
+
+def _constant(node: ast.Node) -> str | None:
+    """A constant's value as text (a string, a number); None for NULL or an expression."""
+    value = node.val if isinstance(node, ast.A_Const) else None
+    for attr in ("sval", "ival", "fval"):
+        if hasattr(value, attr):
+            return str(getattr(value, attr))
+    return None
 
 
 def _filter_rows(s: Settings) -> DbObject:

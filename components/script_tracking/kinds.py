@@ -177,11 +177,23 @@ def _definition_difference(live: str, want: str) -> str:
 
 
 class EventTrigger(Kind):
+    # pg_event_trigger.evtenabled: the words a plan shows, and the ALTER that sets each
+    ENABLED = {"O": ("enabled", "ENABLE"), "D": ("disabled", "DISABLE"),
+               "R": ("enabled on replicas only", "ENABLE REPLICA"), "A": ("always enabled", "ENABLE ALWAYS")}
+
     def drop(self, identity, statements, adopted):
         return [sql.SQL("DROP EVENT TRIGGER IF EXISTS {}").format(sql.Identifier(identity))]
 
     def alter(self, pg, identity, statements, live, want):
-        raise Replace(differences(live, want))
+        # the fingerprints keep the catalog's code (recorded in existing stacks); plans say it in words
+        why = differences(*({**f, "enabled": self.ENABLED.get(f.get("enabled"), (f.get("enabled"),))[0]}
+                            for f in (live, want)))
+        if {k for k in (*live, *want) if live.get(k) != want.get(k)} != {"enabled"} \
+                or want.get("enabled") not in self.ENABLED:
+            raise Replace(why)
+        # disabled (or enabled otherwise) by hand: only switched back
+        return [sql.SQL("ALTER EVENT TRIGGER {} {}").format(
+            sql.Identifier(identity), sql.SQL(self.ENABLED[want["enabled"]][1]))], why
 
 
 class Role(Kind):

@@ -1,13 +1,18 @@
 """What an installation needs of its connection, checked before anything runs:
-an unreachable server, a wrong password or a missing privilege stops `pulumi
-preview` with one clear line (the provider's `check` calls this) instead of
-failing half-way through `up`."""
+an unreachable server, a wrong password, a missing privilege or a command tag
+the server does not know stops `pulumi preview` with one clear line (the
+provider's `check` calls this) instead of failing half-way through `up`, or
+installing a DDL filter that matches nothing."""
 
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
-from .db import Connection, ProviderError
+from .db import Connection, ProviderError, describe
+
+# the filter rows' kinds of command tags, and the setting each comes from
+TAG_SETTINGS = {"include_tag": "ddlIncludeTags", "exclude_tag": "ddlExcludeTags"}
 
 
 class PreflightError(ProviderError):
@@ -15,11 +20,12 @@ class PreflightError(ProviderError):
 
 
 def preflight(pg: psycopg.Connection, conn: Connection, event_triggers: bool, owner_role: str | None,
-              in_public: bool = False) -> None:
+              in_public: bool = False, filter_rows: list[tuple[str | None, ...]] | None = None) -> None:
     """`pg`: a session as `conn`; `event_triggers`: the objects include event triggers;
     `owner_role`: the role the objects are handed to, if any (both need a superuser);
     `in_public`: some objects go into schema public (the scratch rendering puts them in a
-    scratch schema, so it cannot tell)."""
+    scratch schema, so it cannot tell); `filter_rows`: the DDL tracker's filter rows
+    (kind, value), whose command tags the server checks."""
     superuser, can_create, can_create_in_public = pg.execute(
         "SELECT rolsuper, has_database_privilege(current_database(), 'CREATE'), "
         "       has_schema_privilege('public', 'CREATE') "
@@ -43,3 +49,27 @@ def preflight(pg: psycopg.Connection, conn: Connection, event_triggers: bool, ow
         raise PreflightError(f"{conn.where}: {conn.username} may not create in schema public (the wrappers "
                              f"public.track_operation and public.complete_operation go there; PostgreSQL 15 and "
                              f"later grant that to nobody by default): GRANT CREATE ON SCHEMA public TO {conn.username}")
+    if event_triggers:
+        _check_command_tags(pg, conn, filter_rows or [])
+
+
+def _check_command_tags(pg: psycopg.Connection, conn: Connection,
+                        filter_rows: list[tuple[str | None, ...]]) -> None:
+    """The filter's command tags, as this server's CREATE EVENT TRIGGER ... WHEN TAG checks
+    them (the only place PostgreSQL knows its tags), in a transaction rolled back: a tag
+    it does not know ('CREATE TABEL') would leave an include filter recording nothing."""
+    for kind, setting in TAG_SETTINGS.items():
+        tags = [value for k, value, *_ in filter_rows if k == kind and value is not None]
+        if not tags:
+            continue
+        try:
+            with pg.transaction(force_rollback=True):
+                pg.execute("SET LOCAL session_replication_role = replica")  # the live tracker records nothing
+                pg.execute("CREATE FUNCTION pg_temp.script_tracking_tag_check() RETURNS event_trigger "
+                           "LANGUAGE plpgsql AS 'BEGIN END'")
+                pg.execute(sql.SQL("CREATE EVENT TRIGGER script_tracking_tag_check ON ddl_command_end "
+                                   "WHEN TAG IN ({}) EXECUTE FUNCTION pg_temp.script_tracking_tag_check()").format(
+                    sql.SQL(", ").join(map(sql.Literal, tags))))
+        except (psycopg.errors.SyntaxError, psycopg.errors.FeatureNotSupported) as exc:
+            raise PreflightError(f"{conn.where}: {setting}: {describe(exc)} (the DDL tracker's filter takes the "
+                                 "command tags this server's event triggers know)") from None

@@ -50,6 +50,7 @@ from pulumi.dynamic import (CheckFailure, CheckResult, ConfigureRequest, CreateR
 
 from . import catalog
 from .db import Connection, ProviderError, TransientError, apply_transaction, session
+from .desired import FILTER_TABLE, rows_of
 from .kinds import ROLE_MARKER
 from .plan import Change, PlanError, check_applied, drop_changes, holds_rows, make_plan, render
 from .plan import run as run_plan
@@ -66,29 +67,50 @@ WHERE = ("host", "port", "database")
 
 
 # The detailed diff (property path -> PropertyDiff kind) of the last diff this thread
-# made; see _pass_detailed_diffs.
+# made; see _adapt_host.
 _DETAILED = threading.local()
 ADD, DELETE, UPDATE, UPDATE_REPLACE = 0, 2, 4, 5
+OUTPUTS = ("plan", "drift")  # detailed-diff paths into what the provider computes, not the inputs
 
 
 def _path(prop: str, key: str) -> str:
     return f"{prop}[{json.dumps(key)}]"
 
 
-def _pass_detailed_diffs() -> None:
-    """Python dynamic providers have no way to return a detailed diff (DiffResult
-    has no field for it), so for a changed set the engine would print every object
-    in it. Inside the dynamic provider host (`python -m pulumi.dynamic`, which runs
-    as __main__ and builds its answer with `proto.DiffResponse`), hand it a `proto`
-    whose DiffResponse carries the detailed diff our `diff` just made in this
-    thread: `preview --diff` then shows just the objects that change, and why.
+def _adapt_host() -> None:
+    """What the dynamic provider host (`python -m pulumi.dynamic`, which runs as
+    __main__) offers no way to say, given to it through the modules it calls:
+    - a detailed diff: DiffResult has no field for it, so for a changed set the engine
+      would print every object in it. The host builds its answer with
+      `proto.DiffResponse`: a `proto` whose DiffResponse carries the detailed diff our
+      `diff` just made in this thread makes `preview --diff` show just the objects that
+      change, and why.
+    - an error as its message: the host answers every exception with
+      `traceback.format_exc()`, which names the class by its module path
+      (`script_tracking.db.ProviderError: ...`); a `traceback` whose format_exc gives an
+      error of ours (one line meant for the user) as its message alone.
     Anywhere else (a program, a test) this does nothing."""
     host = sys.modules.get("__main__")
-    real = getattr(host, "proto", None)
-    if getattr(host, "DynamicResourceProviderServicer", None) is None or real is None \
-            or isinstance(real, _HostProto):
+    if getattr(host, "DynamicResourceProviderServicer", None) is None:
         return
-    host.proto = _HostProto(real)
+    for name, adapted in (("proto", _HostProto), ("traceback", _HostTraceback)):
+        real = getattr(host, name, None)
+        if real is not None and not isinstance(real, adapted):
+            setattr(host, name, adapted(real))
+
+
+class _HostTraceback:
+    """The host's `traceback` module; format_exc gives a ProviderError as its message."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def format_exc(self, *args: Any, **kwargs: Any) -> str:
+        exc = sys.exc_info()[1]
+        return str(exc) if isinstance(exc, ProviderError) else self._real.format_exc(*args, **kwargs)
 
 
 class _HostProto:
@@ -114,7 +136,7 @@ class _DiffResponse:
     def __call__(self, **fields: Any) -> Any:
         detailed, _DETAILED.value = getattr(_DETAILED, "value", None), None
         if detailed:
-            fields["detailedDiff"] = {path: self._real.PropertyDiff(kind=kind, inputDiff=not path.startswith("plan"))
+            fields["detailedDiff"] = {path: self._real.PropertyDiff(kind=kind, inputDiff=not path.startswith(OUTPUTS))
                                       for path, kind in detailed.items()}
             fields["diffs"] = sorted({path.split("[")[0] for path in detailed})
             fields["hasDetailedDiff"] = True
@@ -241,8 +263,8 @@ class ObjectSetProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         # Only the provider process calls this. Errors we raise are meant for the
-        # user as one line; the dynamic provider host prints a traceback of
-        # every exception, so tell it to print no frames.
+        # user as one line (the host gives them as their message: _adapt_host); it
+        # prints a traceback of any other exception: tell it to print no frames.
         sys.tracebacklimit = 0
         # the stack's config, where a connection's current password may be (passwordConfig)
         self._config = req.config
@@ -310,7 +332,8 @@ class ObjectSetProvider(ResourceProvider):
                           owner_role=next((catalog.owner_params(o["identity"], o["statements"][0])["role"]
                                            for o in objects if o.get("kind") == "owner"), None),
                           in_public=any(o.get("kind") != "grant" and str(o.get("identity")).startswith("public.")
-                                        for o in objects))
+                                        for o in objects),
+                          filter_rows=rows_of(objects, FILTER_TABLE))
             changes, _ = _plan(pg, olds if old_objs else None, news)
         if any(c.action != "create" for c in changes):
             with apply_transaction(conn, roles=_changes_roles(news["objects"].values(), old_objs.values()),
@@ -352,9 +375,11 @@ class ObjectSetProvider(ResourceProvider):
                 plan = {k: {} for k in _sql_changes(olds["objects"], news["objects"])}
                 detailed = {_path("objects", k): UPDATE for k in plan}
         # the plan is shown as an addition (inputDiff false: the outputs hold no plan); what a
-        # refresh found (drift) is a change too
+        # refresh found (drift) is a change too, shown as what was found (the live fingerprint,
+        # or "missing"): the refresh diffs the state it read against the recorded inputs, so
+        # the drift is what `up` removes, which it prints as the finding, with a "+"
         _DETAILED.value = detailed if detailed is not None else {_path("plan", k): ADD for k in plan}
-        _DETAILED.value.update({_path("objects", k): UPDATE for k in olds.get("drift") or {} if k not in plan})
+        _DETAILED.value.update({_path("drift", k): DELETE for k in olds.get("drift") or {} if k not in plan})
         # where the password comes from is not the connection itself (a stack of an earlier
         # release learns it with its next change)
         connection_changed = {k: v for k, v in old_conn.items() if k != "passwordConfig"} != \
@@ -442,7 +467,7 @@ class ObjectSetProvider(ResourceProvider):
         return ReadResult(id_, {**props, "drift": drift})
 
 
-_pass_detailed_diffs()
+_adapt_host()
 _PROVIDER = ObjectSetProvider()
 
 

@@ -31,6 +31,9 @@ def preview_error(project) -> str:
      "configuration script-tracking:retentiondays: unknown key (did you mean script-tracking:retentionDays?)"),
     ("script-tracking:ddlExcludeSchemas", "pg_temp",
      "configuration script-tracking:ddlExcludeSchemas: must be a JSON list of strings"),
+    # of the right shape, but a tag the server does not know: the filter would match nothing
+    ("script-tracking:ddlIncludeTags", '["CREATE TABEL"]',
+     'ddlIncludeTags: SQLSTATE 42601: filter value "CREATE TABEL" not recognized for filter variable "tag"'),
 ])
 def test_bad_config_names_the_key(project, key, value, message):
     project.config(key, value)
@@ -78,6 +81,12 @@ def test_wrong_password(project):
 def test_unreachable_server(project):
     project.config("postgresql:port", "1")
     assert "cannot connect to PostgreSQL as postgres@127.0.0.1:1" in preview_error(project)
+    # raised, not a check failure, when up runs without a preview: the message alone
+    r = project.run("up", "--yes", "--skip-preview", check=False)
+    errors = [line.strip() for line in (r.stdout + r.stderr).splitlines() if "error: " in line]
+    assert r.returncode != 0 and any("error: cannot connect to PostgreSQL as postgres@127.0.0.1:1" in line
+                                     for line in errors), errors
+    assert not any("script_tracking." in line or "Traceback" in line for line in errors), errors
 
 
 @contextmanager

@@ -167,7 +167,12 @@ def test_event_trigger_disabled_by_hand_is_re_enabled(stack: Stack, pg):
     stack.install(["auto_ddl_tracker"])
     _sql(stack, pg, "ALTER EVENT TRIGGER auto_ddl_tracker DISABLE")
     obj = stack.obj("auto_ddl_tracker")
-    assert stack.read(obj).outs["fingerprint"]["enabled"] == "D"
+    refreshed = stack.read(obj)
+    assert refreshed.outs["fingerprint"]["enabled"] == "D"
+    # said in words, and only switched back on (not dropped and made again)
+    plan = stack.provider.check(refreshed.outs, stack.inputs(obj)).inputs["plan"]
+    assert plan == {"auto_ddl_tracker": {"action": "alter", "why": ["enabled: disabled -> enabled"],
+                                         "steps": ['ALTER EVENT TRIGGER "auto_ddl_tracker" ENABLE']}}
     outs = _assert_drift_repaired(stack, obj)
     assert outs["applied"]["enabled"] == "O"
     with psycopg.connect(pg.dsn(stack.conn["database"]), autocommit=True) as c:

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from script_tracking.desired import Settings, desired_objects
 from script_tracking.plan import PlanError
 from script_tracking.provider import ObjectSetProvider
 
@@ -108,3 +109,25 @@ def test_values_the_component_found_invalid_fail_the_check():
     bad["connection"] = {}
     assert [(f.property, f.reason) for f in p.check({}, bad).failures] == [
         ("", "writer: USAGE on schema app: writer_role: None is not a role name")]
+
+
+@pytest.mark.parametrize("field,tags,error", [
+    ("ddl_include_tags", ("CREATE TABLE", "CREATE TABEL"),
+     'ddlIncludeTags: SQLSTATE 42601: filter value "CREATE TABEL" not recognized for filter variable "tag"'),
+    ("ddl_exclude_tags", ("CREATE DATABASE",),
+     "ddlExcludeTags: SQLSTATE 0A000: event triggers are not supported for CREATE DATABASE"),
+    ("ddl_include_tags", ("CREATE TABLE", "ALTER TABLE", "DROP TABLE", "COMMENT", "SELECT INTO"), None),
+])
+def test_the_filters_command_tags_are_the_servers(pg, db, field, tags, error):
+    """A tag the server's event triggers do not know passes the settings' shape check but
+    would leave the filter matching nothing: the preview's check refuses it, and nothing
+    it tried stays."""
+    objects = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+                       "dependsOn": list(o.depends_on)}
+               for o in desired_objects(Settings(owner_role="", **{field: tags})) if o.kind != "role"}
+    failures = ObjectSetProvider().check({}, {"objects": objects, "connection": connection(pg, db),
+                                              "preflight": True}).failures
+    assert [f.reason.split(": ", 1)[1] for f in failures] == ([] if error is None else [
+        f"{error} (the DDL tracker's filter takes the command tags this server's event triggers know)"])
+    assert q(pg, db, "SELECT evtname FROM pg_event_trigger") == []
+    assert q(pg, db, "SELECT 1 FROM pg_proc WHERE proname = 'script_tracking_tag_check'") == []

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pglast import ast, parse_sql
 
-from script_tracking.desired import Settings, SettingsError, desired_objects
+from script_tracking.desired import FILTER_TABLE, LIMIT_TABLE, Settings, SettingsError, desired_objects, rows_of
 from script_tracking.kinds import _split
 from script_tracking.sqlsource import (OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError, fills, load_objects,
                                   normalize)
@@ -223,7 +223,7 @@ def test_settings_refuse_bad_values_naming_the_field(field, value, problem):
 
 def test_desired_quotes_role_names_and_filter_values():
     s = Settings(writer_role="w$1", reader_role="r",
-                 ddl_exclude_schemas=("x$y",), ddl_include_tags=("CREATE TABLE",))
+                 ddl_exclude_schemas=("x$y",), ddl_include_tags=("CREATE TABLE",), retention_days=30)
     objects = desired_objects(s)
     for o in objects:
         for text in o.statements:
@@ -232,9 +232,10 @@ def test_desired_quotes_role_names_and_filter_values():
     assert role.statements[0].startswith('CREATE ROLE "w$1" ')
     data = next(o for o in objects if o.kind == "data")
     assert data.statements[0] == 'DELETE FROM "script_tracking"."ddl_tracker_filter"'
-    insert = parse_sql(data.statements[1])[0].stmt
-    values = [[c.val.sval for c in row] for row in insert.selectStmt.valuesLists]
-    assert values == [["exclude_schema", "x$y"], ["include_tag", "CREATE TABLE"]]
+    # read back as the preview reads them (it checks the tags on the server)
+    dicts = [{"kind": o.kind, "identity": o.identity, "statements": list(o.statements)} for o in objects]
+    assert rows_of(dicts, FILTER_TABLE) == [("exclude_schema", "x$y"), ("include_tag", "CREATE TABLE")]
+    assert rows_of(dicts, LIMIT_TABLE) == [("retention_days", "30")]
 
 
 def test_no_filter_rows_means_delete_only():
