@@ -176,7 +176,8 @@ def rows_of(objects: Iterable[dict], table: str) -> list[tuple[str | None, ...]]
     return [tuple(map(_constant, row))
             for o in objects if o.get("kind") == "data" and o.get("identity") == table
             for text in o.get("statements") or () for raw in parse_sql(text)
-            if isinstance(raw.stmt, ast.InsertStmt) for row in raw.stmt.selectStmt.valuesLists or ()]
+            if isinstance(raw.stmt, ast.InsertStmt)
+            for row in getattr(raw.stmt.selectStmt, "valuesLists", None) or ()]
 
 
 def _constant(node: ast.Node) -> str | None:

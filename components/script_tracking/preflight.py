@@ -56,20 +56,30 @@ def preflight(pg: psycopg.Connection, conn: Connection, event_triggers: bool, ow
 def _check_command_tags(pg: psycopg.Connection, conn: Connection,
                         filter_rows: list[tuple[str | None, ...]]) -> None:
     """The filter's command tags, as this server's CREATE EVENT TRIGGER ... WHEN TAG checks
-    them (the only place PostgreSQL knows its tags), in a transaction rolled back: a tag
-    it does not know ('CREATE TABEL') would leave an include filter recording nothing."""
-    for kind, setting in TAG_SETTINGS.items():
-        tags = [value for k, value, *_ in filter_rows if k == kind and value is not None]
-        if not tags:
-            continue
-        try:
-            with pg.transaction(force_rollback=True):
-                pg.execute("SET LOCAL session_replication_role = replica")  # the live tracker records nothing
-                pg.execute("CREATE FUNCTION pg_temp.script_tracking_tag_check() RETURNS event_trigger "
-                           "LANGUAGE plpgsql AS 'BEGIN END'")
-                pg.execute(sql.SQL("CREATE EVENT TRIGGER script_tracking_tag_check ON ddl_command_end "
-                                   "WHEN TAG IN ({}) EXECUTE FUNCTION pg_temp.script_tracking_tag_check()").format(
-                    sql.SQL(", ").join(map(sql.Literal, tags))))
-        except (psycopg.errors.SyntaxError, psycopg.errors.FeatureNotSupported) as exc:
-            raise PreflightError(f"{conn.where}: {setting}: {describe(exc)} (the DDL tracker's filter takes the "
-                                 "command tags this server's event triggers know)") from None
+    them (the only place PostgreSQL knows its tags), in a transaction rolled back. A tag it
+    does not know ('CREATE TABEL') would leave an include filter recording nothing, an
+    exclude filter excluding nothing; a tag whose commands fire no event trigger (CREATE
+    DATABASE) is never recorded: harmless to exclude, an include that matches nothing."""
+    tags = [(kind, value) for kind, value, *_ in filter_rows if kind in TAG_SETTINGS and value is not None]
+    if not tags:
+        return
+    try:
+        with pg.transaction(force_rollback=True):
+            pg.execute("SET LOCAL session_replication_role = replica")  # the live tracker records nothing
+            pg.execute("CREATE FUNCTION pg_temp.script_tracking_tag_check() RETURNS event_trigger "
+                       "LANGUAGE plpgsql AS 'BEGIN END'")
+            for kind, tag in tags:
+                try:
+                    with pg.transaction(force_rollback=True):
+                        pg.execute(sql.SQL("CREATE EVENT TRIGGER script_tracking_tag_check ON ddl_command_end "
+                                           "WHEN TAG IN ({}) EXECUTE FUNCTION pg_temp.script_tracking_tag_check()"
+                                           ).format(sql.Literal(tag)))
+                except (psycopg.errors.SyntaxError, psycopg.errors.FeatureNotSupported) as exc:
+                    if kind == "include_tag" or isinstance(exc, psycopg.errors.SyntaxError):
+                        raise PreflightError(f"{conn.where}: {TAG_SETTINGS[kind]}: {describe(exc)} (the DDL tracker's "
+                                             "filter takes the command tags this server's event triggers know)"
+                                             ) from None
+    except psycopg.Error:
+        # the check itself could not run (a read-only database, no PL/pgSQL): so cannot the
+        # install, and the rendering that follows names why better than this statement would
+        return

@@ -111,23 +111,40 @@ def test_values_the_component_found_invalid_fail_the_check():
         ("", "writer: USAGE on schema app: writer_role: None is not a role name")]
 
 
+def _checked(pg, db: str, **settings) -> list[str]:
+    """The check failures of a whole installation's objects (but its roles) at preview."""
+    objects = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+                       "dependsOn": list(o.depends_on)}
+               for o in desired_objects(Settings(owner_role="", **settings)) if o.kind != "role"}
+    return [f.reason for f in ObjectSetProvider().check({}, {"objects": objects, "connection": connection(pg, db),
+                                                             "preflight": True}).failures]
+
+
 @pytest.mark.parametrize("field,tags,error", [
     ("ddl_include_tags", ("CREATE TABLE", "CREATE TABEL"),
      'ddlIncludeTags: SQLSTATE 42601: filter value "CREATE TABEL" not recognized for filter variable "tag"'),
-    ("ddl_exclude_tags", ("CREATE DATABASE",),
-     "ddlExcludeTags: SQLSTATE 0A000: event triggers are not supported for CREATE DATABASE"),
+    ("ddl_exclude_tags", ("DROP TABLE", "DROP TABEL"),
+     'ddlExcludeTags: SQLSTATE 42601: filter value "DROP TABEL" not recognized for filter variable "tag"'),
+    # a command no event trigger fires for: an include of it matches nothing; an exclude is harmless
+    ("ddl_include_tags", ("CREATE DATABASE",),
+     "ddlIncludeTags: SQLSTATE 0A000: event triggers are not supported for CREATE DATABASE"),
+    ("ddl_exclude_tags", ("CREATE DATABASE", "DROP EVENT TRIGGER"), None),
     ("ddl_include_tags", ("CREATE TABLE", "ALTER TABLE", "DROP TABLE", "COMMENT", "SELECT INTO"), None),
 ])
 def test_the_filters_command_tags_are_the_servers(pg, db, field, tags, error):
     """A tag the server's event triggers do not know passes the settings' shape check but
     would leave the filter matching nothing: the preview's check refuses it, and nothing
     it tried stays."""
-    objects = {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
-                       "dependsOn": list(o.depends_on)}
-               for o in desired_objects(Settings(owner_role="", **{field: tags})) if o.kind != "role"}
-    failures = ObjectSetProvider().check({}, {"objects": objects, "connection": connection(pg, db),
-                                              "preflight": True}).failures
-    assert [f.reason.split(": ", 1)[1] for f in failures] == ([] if error is None else [
+    assert [reason.split(": ", 1)[1] for reason in _checked(pg, db, **{field: tags})] == ([] if error is None else [
         f"{error} (the DDL tracker's filter takes the command tags this server's event triggers know)"])
     assert q(pg, db, "SELECT evtname FROM pg_event_trigger") == []
     assert q(pg, db, "SELECT 1 FROM pg_proc WHERE proname = 'script_tracking_tag_check'") == []
+
+
+def test_a_tag_check_that_cannot_run_leaves_the_reason_to_the_rendering(pg, db):
+    """A read-only database: the tags cannot be checked, nor can anything be installed; the
+    preview names the cause as it does without tags, not the check's own statement."""
+    q(pg, db, sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(db)))
+    without = _checked(pg, db)
+    assert len(without) == 1 and "SQLSTATE 25006" in without[0] and "CREATE SCHEMA" in without[0], without
+    assert _checked(pg, db, ddl_include_tags=("CREATE TABLE",)) == without
