@@ -84,6 +84,12 @@ class ObjectProvider:
         return ReadResult(None, {}) if r.id is None else ReadResult(id_, self.unwrap(p, r.outs))
 
 
+def objects_input(objects: Iterable[DbObject]) -> dict[str, dict[str, Any]]:
+    """DbObjects as the provider's `objects` input of one set: key -> {kind, identity, ...}."""
+    return {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
+                    "dependsOn": list(o.depends_on)} for o in objects}
+
+
 def props(obj: DbObject, conn: dict[str, Any]) -> dict[str, Any]:
     """The inputs the engine hands the provider for one object (check's output)."""
     return {"kind": obj.kind, "identity": obj.identity, "statements": list(obj.statements),

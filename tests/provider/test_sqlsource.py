@@ -17,7 +17,7 @@ from script_tracking.kinds import _split
 from script_tracking.sqlsource import (OBJECT_FILES, SQL_DIR, TRIGGER_FILES, SqlSourceError, fills, load_objects,
                                   normalize)
 
-from .support import add_comments, changed_body, flip_case, reformatted, respace, with_statements
+from .support import add_comments, changed_body, flip_case, objects_input, reformatted, respace, with_statements
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sqlsource" / "normalize"
 
@@ -233,7 +233,7 @@ def test_desired_quotes_role_names_and_filter_values():
     data = next(o for o in objects if o.kind == "data")
     assert data.statements[0] == 'DELETE FROM "script_tracking"."ddl_tracker_filter"'
     # read back as the preview reads them (it checks the tags on the server)
-    dicts = [{"kind": o.kind, "identity": o.identity, "statements": list(o.statements)} for o in objects]
+    dicts = objects_input(objects).values()
     assert rows_of(dicts, FILTER_TABLE) == [("exclude_schema", "x$y"), ("include_tag", "CREATE TABLE")]
     assert rows_of(dicts, LIMIT_TABLE) == [("retention_days", "30")]
 

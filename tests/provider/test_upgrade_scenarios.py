@@ -31,16 +31,10 @@ from script_tracking.desired import Settings, desired_objects, grant_object
 from script_tracking.provider import ObjectSetProvider, creation_order
 from script_tracking.sqlsource import load_objects, normalize
 
-from .support import CATALOG_OPTIONS, connection
+from .support import CATALOG_OPTIONS, connection, objects_input
 
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "upgrades"
 ROLES = ("st_fixture_reader", "st_fixture_writer")  # the roles the scenarios grant to
-
-
-def _inputs(objects) -> dict[str, dict]:
-    """DbObjects as the provider's `objects` input."""
-    return {o.key: {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
-                    "dependsOn": list(o.depends_on)} for o in objects}
 
 
 def _objects(path: Path) -> dict[str, dict]:
@@ -49,7 +43,7 @@ def _objects(path: Path) -> dict[str, dict]:
     if grants.exists():
         objects += [grant_object(privilege, on, target, role, role)
                     for privilege, on, target, role in map(str.split, grants.read_text().splitlines())]
-    return _inputs(objects)
+    return objects_input(objects)
 
 
 def _system(pg, db: str) -> dict[str, dict]:
@@ -60,7 +54,7 @@ def _system(pg, db: str) -> dict[str, dict]:
             if c.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone() is None:
                 c.execute(f"CREATE ROLE {role} NOLOGIN")
     settings = Settings(track_ddl=False, owner_role="", writer_role="st_fx_writer", reader_role="st_fx_reader")
-    return {k: o for k, o in _inputs(desired_objects(settings)).items() if o["kind"] != "role"}
+    return {k: o for k, o in objects_input(desired_objects(settings)).items() if o["kind"] != "role"}
 
 
 def _fingerprints(pg, db: str, objects: dict[str, dict]) -> dict[str, object]:
@@ -260,7 +254,7 @@ def test_adopting_an_older_release_installed_by_psql(release, pg, new_db, tmp_pa
         hk = c.execute("SELECT script_tracking.track_operation('old', 'DEPLOYMENT')").fetchone()[0]
         c.execute("SELECT script_tracking.complete_operation(%s, true)", (hk,))
         before = c.execute("SELECT count(*) FROM script_tracking.script_execution_s").fetchone()[0]
-    wanted = _inputs(desired_objects(Settings(owner_role="")))
+    wanted = objects_input(desired_objects(Settings(owner_role="")))
     roles = {k: o for k, o in wanted.items() if o["kind"] == "role"}
     objects = {k: o for k, o in wanted.items() if o["kind"] != "role"}
     p = ObjectSetProvider()
@@ -291,7 +285,7 @@ def test_each_database_is_compared_with_its_own_render(pg, new_db):
     plain, granting = new_db(), new_db()
     with psycopg.connect(pg.dsn(granting), autocommit=True) as c:
         c.execute("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC")
-    objects = _inputs(load_objects(("after.sql",), CASES / "table_add_nullable_column"))
+    objects = objects_input(load_objects(("after.sql",), CASES / "table_add_nullable_column"))
     p = ObjectSetProvider()
     for db in (plain, granting):
         news = {"objects": objects, "connection": connection(pg, db), "preflight": False}
