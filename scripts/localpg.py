@@ -316,6 +316,23 @@ class Cluster:
             time.sleep(0.1)
         raise SystemExit(f"localpg: server did not become ready; see {log}")
 
+    def standby(self, root: Path, port: int) -> "Cluster":
+        """A hot standby of this running server in `root` (a base backup that streams from
+        it), not yet started."""
+        replica = Cluster(root, port=port, password=self.password, bindir=self.bindir, durable=self.durable)
+        replica._prepare_dirs()
+        # the client tools' pg_basebackup (not every server build ships one; it reads older
+        # majors too), as ourselves: then the files are handed to the server's user
+        r = subprocess.run([str(bin_dir() / "pg_basebackup"), "-d", self.dsn(), "-D", str(replica.data),
+                            "--write-recovery-conf", "--no-sync"], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"localpg: pg_basebackup failed: {_one_line(r.stderr or r.stdout)}")
+        user = _service_user()
+        if user is not None:
+            for path in [replica.data, *replica.data.rglob("*")]:
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+        return replica
+
     def stop(self) -> None:
         if self.running():
             self._run([str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"])

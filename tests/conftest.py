@@ -44,6 +44,20 @@ def throwaway_cluster(prefix: str, bindir: Path | None = None, durable: bool = F
         root.rmdir()
 
 
+@contextmanager
+def standby_of(primary: Cluster) -> Iterator[Cluster]:
+    """A running hot standby of `primary`, removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="st-standby-"))
+    root.chmod(0o755)
+    replica = primary.standby(root / "cluster", port=free_port())
+    replica.start()
+    try:
+        yield replica
+    finally:
+        replica.destroy()
+        root.rmdir()
+
+
 def major_bindir(major: int) -> Path:
     try:
         return server_bindir(major)

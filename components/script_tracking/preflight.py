@@ -1,8 +1,8 @@
 """What an installation needs of its connection, checked before anything runs:
-an unreachable server, a wrong password, a missing privilege or a command tag
-the server does not know stops `pulumi preview` with one clear line (the
-provider's `check` calls this) instead of failing half-way through `up`, or
-installing a DDL filter that matches nothing."""
+an unreachable server, a wrong password, a read-only database (a standby), a
+missing privilege or a command tag the server does not know stops `pulumi
+preview` with one clear line (the provider's `check` calls this) instead of
+failing half-way through `up`, or installing a DDL filter that matches nothing."""
 
 from __future__ import annotations
 
@@ -26,6 +26,15 @@ def preflight(pg: psycopg.Connection, conn: Connection, event_triggers: bool, ow
     `in_public`: some objects go into schema public (the scratch rendering puts them in a
     scratch schema, so it cannot tell); `filter_rows`: the DDL tracker's filter rows
     (kind, value), whose command tags the server checks."""
+    read_only, standby = pg.execute(
+        "SELECT current_setting('transaction_read_only')::boolean, pg_is_in_recovery()").fetchone()
+    if standby:
+        raise PreflightError(f"{conn.where}: the server is a standby (in recovery), where nothing can be installed: "
+                             "connect to the primary")
+    if read_only:
+        # a stack whose render is cached would otherwise preview, and fail at `up` (SQLSTATE 25006)
+        raise PreflightError(f"{conn.where}: database {conn.database} is read-only for {conn.username} "
+                             "(default_transaction_read_only is on): nothing can be installed there")
     superuser, can_create, can_create_in_public = pg.execute(
         "SELECT rolsuper, has_database_privilege(current_database(), 'CREATE'), "
         "       has_schema_privilege('public', 'CREATE') "
@@ -80,6 +89,6 @@ def _check_command_tags(pg: psycopg.Connection, conn: Connection,
                                              "filter takes the command tags this server's event triggers know)"
                                              ) from None
     except psycopg.Error:
-        # the check itself could not run (a read-only database, no PL/pgSQL): so cannot the
+        # the check itself could not run (no PL/pgSQL in the database): so cannot the
         # install, and the rendering that follows names why better than this statement would
         return

@@ -108,6 +108,7 @@ def test_lifecycle(project):
     assert project.changes() == {"auto_ddl_tracker": "create"}
     project.up()
     assert project.sql("SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'auto_ddl_tracker'") == [("O",)]
+    assert "updated" not in project.run("refresh", "--yes").stdout  # the finding is gone with the drift
 
     # ... and disabled by hand: refresh sees the drift, up re-enables it
     project.sql("ALTER EVENT TRIGGER auto_ddl_tracker_drop DISABLE")

@@ -17,6 +17,7 @@ from psycopg import sql
 from script_tracking.desired import Settings, desired_objects
 from script_tracking.plan import PlanError
 from script_tracking.provider import ObjectSetProvider
+from tests.conftest import standby_of
 
 from .support import connection, objects_input
 
@@ -141,13 +142,40 @@ def test_the_filters_command_tags_are_the_servers(pg, db, field, tags, error):
     assert q(pg, db, "SELECT 1 FROM pg_proc WHERE proname = 'script_tracking_tag_check'") == []
 
 
-def test_a_tag_check_that_cannot_run_leaves_the_reason_to_the_rendering(pg, db):
-    """A read-only database: the tags cannot be checked, nor can anything be installed; the
-    preview names the cause as it does without tags, not the check's own statement."""
-    q(pg, db, sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(db)))
-    # role names of this test only: a render of the same objects on this server is cached
+def _own_roles() -> dict[str, str]:
+    """Role names of one test only: a render of the same objects on this server is cached."""
     tag = uuid.uuid4().hex[:8]
-    roles = {"writer_role": f"st_w_{tag}", "reader_role": f"st_r_{tag}"}
+    return {"writer_role": f"st_w_{tag}", "reader_role": f"st_r_{tag}"}
+
+
+def test_a_tag_check_that_cannot_run_leaves_the_reason_to_the_rendering(pg, db):
+    """No PL/pgSQL in the database: the tags cannot be checked, nor can anything be
+    installed; the preview names the cause as it does without tags, not the check's own
+    statement."""
+    q(pg, db, "DROP EXTENSION plpgsql")
+    roles = _own_roles()
     without = _checked(pg, db, **roles)
-    assert len(without) == 1 and "SQLSTATE 25006" in without[0] and "CREATE SCHEMA" in without[0], without
+    assert len(without) == 1 and "SQLSTATE 42704" in without[0] and '"plpgsql"' in without[0], without
     assert _checked(pg, db, ddl_include_tags=("CREATE TABLE",), **roles) == without
+
+
+def test_a_read_only_database_is_refused_at_preview(pg, db):
+    """Also where the render of its objects is cached: the preview would pass and `up` fail
+    with SQLSTATE 25006."""
+    roles = _own_roles()
+    assert _checked(pg, db, **roles) == []  # rendered: the next preview of these objects uses the cache
+    q(pg, db, sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(db)))
+    assert _checked(pg, db, **roles) == [
+        f"postgres@127.0.0.1:{pg.port}/{db}: database {db} is read-only for postgres "
+        "(default_transaction_read_only is on): nothing can be installed there"]
+
+
+def test_a_standby_is_refused_at_preview(pg, db):
+    """A fleet entry that names a replica: one line, not a preview that passes on a cached
+    render (or a rendering's SQLSTATE 25006) and an `up` that fails."""
+    roles = _own_roles()
+    assert _checked(pg, db, **roles) == []
+    with standby_of(pg) as replica:
+        assert _checked(replica, db, **roles) == [
+            f"postgres@127.0.0.1:{replica.port}/{db}: the server is a standby (in recovery), where nothing can "
+            "be installed: connect to the primary"]
