@@ -19,6 +19,20 @@ class PreflightError(ProviderError):
     """The connection cannot install: one line naming the problem."""
 
 
+def check_writable(pg: psycopg.Connection, conn: Connection) -> None:
+    """Every resource's preview, `preflight` or not: a standby or a read-only database can
+    install nothing. (Its SQLSTATE 25006 would come from the rendering, or, where the render
+    is cached, only at `up`.)"""
+    read_only, standby = pg.execute(
+        "SELECT current_setting('transaction_read_only')::boolean, pg_is_in_recovery()").fetchone()
+    if standby:
+        raise PreflightError(f"{conn.where}: the server is a standby (in recovery), where nothing can be installed: "
+                             "connect to the primary")
+    if read_only:
+        raise PreflightError(f"{conn.where}: database {conn.database} is read-only for {conn.username} "
+                             "(default_transaction_read_only is on): nothing can be installed there")
+
+
 def preflight(pg: psycopg.Connection, conn: Connection, event_triggers: bool, owner_role: str | None,
               in_public: bool = False, filter_rows: list[tuple[str | None, ...]] | None = None) -> None:
     """`pg`: a session as `conn`; `event_triggers`: the objects include event triggers;
@@ -26,15 +40,6 @@ def preflight(pg: psycopg.Connection, conn: Connection, event_triggers: bool, ow
     `in_public`: some objects go into schema public (the scratch rendering puts them in a
     scratch schema, so it cannot tell); `filter_rows`: the DDL tracker's filter rows
     (kind, value), whose command tags the server checks."""
-    read_only, standby = pg.execute(
-        "SELECT current_setting('transaction_read_only')::boolean, pg_is_in_recovery()").fetchone()
-    if standby:
-        raise PreflightError(f"{conn.where}: the server is a standby (in recovery), where nothing can be installed: "
-                             "connect to the primary")
-    if read_only:
-        # a stack whose render is cached would otherwise preview, and fail at `up` (SQLSTATE 25006)
-        raise PreflightError(f"{conn.where}: database {conn.database} is read-only for {conn.username} "
-                             "(default_transaction_read_only is on): nothing can be installed there")
     superuser, can_create, can_create_in_public = pg.execute(
         "SELECT rolsuper, has_database_privilege(current_database(), 'CREATE'), "
         "       has_schema_privilege('public', 'CREATE') "

@@ -54,7 +54,7 @@ from .desired import FILTER_TABLE, rows_of
 from .kinds import ROLE_MARKER
 from .plan import Change, PlanError, check_applied, drop_changes, holds_rows, make_plan, render
 from .plan import run as run_plan
-from .preflight import PreflightError, preflight
+from .preflight import PreflightError, check_writable, preflight
 from .scratch import desired_fingerprints, make_missing_roles
 from .sqlsource import same_sql
 
@@ -327,6 +327,7 @@ class ObjectSetProvider(ResourceProvider):
         old_objs = olds.get("objects") if isinstance(olds.get("objects"), dict) else {}
         objects = [o for o in news["objects"].values() if isinstance(o, dict)]
         with session(conn) as pg:
+            check_writable(pg, conn)
             if news.get("preflight"):
                 preflight(pg, conn, event_triggers=any(o.get("kind") == "event_trigger" for o in objects),
                           owner_role=next((catalog.owner_params(o["identity"], o["statements"][0])["role"]

@@ -4,6 +4,7 @@ import shutil
 from contextlib import contextmanager
 from typing import Iterator
 
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -87,6 +88,21 @@ def test_unreachable_server(project):
     assert r.returncode != 0 and any("error: cannot connect to PostgreSQL as postgres@127.0.0.1:1" in line
                                      for line in errors), errors
     assert not any("script_tracking." in line or "Traceback" in line for line in errors), errors
+
+
+def test_a_read_only_database_stops_the_preview(project):
+    """Installed, so its render is cached: without the check the preview passed and `up`
+    failed with SQLSTATE 25006."""
+    project.up()
+    db = project.sql("SELECT current_database()")[0][0]
+    project.sql(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(db)))
+    try:
+        assert f"/{db}: database {db} is read-only for postgres " \
+               "(default_transaction_read_only is on): nothing can be installed there" in preview_error(project)
+    finally:
+        with psycopg.connect(project.dsn, autocommit=True, options="-c default_transaction_read_only=off") as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} RESET ALL").format(sql.Identifier(db)))
+    project.run("preview", "--expect-no-changes")
 
 
 @contextmanager
