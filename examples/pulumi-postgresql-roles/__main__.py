@@ -17,8 +17,8 @@ writer = postgresql.Role("deploy-writer", name="deploy_writer", login=False)
 reader = postgresql.Role("audit-reader", name="audit_reader", login=False)
 
 tracking = ScriptTracking("tracking", ScriptTrackingArgs(
-    connection=ConnectionArgs(host=config.get("host") or "127.0.0.1", port=config.get_int("port") or 5432,
-                              database=config.require("database"), username=config.get("username") or "postgres",
+    connection=ConnectionArgs(host=config.get("host", "127.0.0.1"), port=config.get_int("port", 5432),
+                              database=config.require("database"), username=config.get("username", "postgres"),
                               password=config.require_secret("password")),
     owner_role=owner.name, writer_role=writer.name, reader_role=reader.name))
 

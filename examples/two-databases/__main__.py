@@ -16,17 +16,17 @@ import pulumi
 from script_tracking import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, Settings
 
 config = pulumi.Config()
-host = pulumi.Output.from_input(config.get("host") or "127.0.0.1")
-port = pulumi.Output.from_input(config.get_int("port") or 5432)
+host = pulumi.Output.from_input(config.get("host", "127.0.0.1"))
+port = pulumi.Output.from_input(config.get_int("port", 5432))
 password = config.require_secret("password")
-settings = Settings(owner_role=config.get("ownerRole") or "script_tracking_owner",
-                    writer_role=config.get("writerRole") or "script_tracking_writer",
-                    reader_role=config.get("readerRole") or "script_tracking_reader")
+settings = Settings(owner_role=config.get("ownerRole", "script_tracking_owner"),
+                    writer_role=config.get("writerRole", "script_tracking_writer"),
+                    reader_role=config.get("readerRole", "script_tracking_reader"))
 
 for database in config.require_object("databases"):
     tracking = ScriptTracking(f"tracking-{database}", ScriptTrackingArgs(
         connection=ConnectionArgs(host=host, port=port, database=pulumi.Output.from_input(database),
-                                  username=config.get("username") or "postgres", password=password),
+                                  username=config.get("username", "postgres"), password=password),
         settings=settings))
     pulumi.export(f"{database}.schemas", tracking.schemas)
     pulumi.export(f"{database}.writerRole", tracking.writer_role)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import runpy
 
 import pulumi
+import pytest
 
 from tests.conftest import REPO
 
@@ -48,3 +49,10 @@ def test_two_databases_are_two_installations():
     assert sorted(r.name for r in regs if r.type == T + "Objects") == ["tracking-app-objects",
                                                                      "tracking-billing-objects"]
     assert len([r for r in regs if r.type == T + "Role"]) == 6  # three per database, shared on the server
+
+
+def test_an_example_passes_a_port_of_0_on_to_be_refused():
+    """Not taken for "unset" (5432): the component names the bad value."""
+    with pytest.raises(Exception, match=r"port: 0 is outside 1\.\.65535"):
+        run_example("pulumi-postgresql-roles", "tracking-with-pulumi-postgresql-roles",
+                    {"database": "app", "password": "example-password", "port": "0"})

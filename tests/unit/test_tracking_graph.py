@@ -19,6 +19,8 @@ from script_tracking import ConnectionArgs, ScriptTracking, ScriptTrackingArgs, 
 from script_tracking.desired import desired_objects
 from script_tracking.tracking import TYPE_TOKEN
 
+from tests.conftest import REPO
+
 from .mocking import Registered, run_program
 
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -84,6 +86,9 @@ def test_objects_are_the_desired_objects_by_key(on):
     for o in desired:
         assert objects[o.key] == {"kind": o.kind, "identity": o.identity, "statements": list(o.statements),
                                   "dependsOn": list(o.depends_on)}, o.key
+    # the count the README gives
+    assert f"`sql:Objects` is every object of the system in that database ({len(objects)} of them" in \
+        " ".join((REPO / "README.md").read_text().split())
     # a table and its filter rows are two objects
     assert objects["script_tracking.ddl_tracker_filter"]["kind"] == "table"
     assert objects["script_tracking.ddl_tracker_filter rows"]["kind"] == "data"
