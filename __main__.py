@@ -38,6 +38,8 @@ SETTING_KEYS = {
     "max_error_message_chars": "maxErrorMessageChars", "retention_days": "retentionDays",
 }
 SERVER_KEYS = ("host", "port", "username", "password", "sslmode", "databases")
+# the one database's connection, under pulumi-postgresql's standard keys
+CONNECTION_KEYS = ("host", "port", "database", "username", "password", "sslmode")
 SERVERS_SHAPE = "an object mapping server names to {host, port, username, password, databases}"
 
 
@@ -109,13 +111,22 @@ def plaintext_in_stack_file(key: str) -> set[str]:
 pg = pulumi.Config("postgresql")
 st = pulumi.Config("script-tracking")
 
-# A misspelt key would be ignored without a word (retentiondays: no retention at all)
-KNOWN_KEYS = {f"{st.name}:{k}" for k in (*SETTING_KEYS.values(), "servers")}
+
+def refuse_unknown(key: str, name: str, known: set[str]) -> None:
+    """Stops at `key` (its last part `name`) unless `name` is one of `known`."""
+    if name not in known:
+        near = difflib.get_close_matches(name, sorted(known), 1)
+        fail(key, "unknown key" + (f" (did you mean {near[0]}?)" if near else
+                                   f"; the keys are {', '.join(sorted(known))}"))
+
+
+# A misspelt key would be ignored without a word (retentiondays: no retention at all;
+# postgresql:databse: an install into database postgres)
+KNOWN_KEYS = {f"{st.name}:{k}" for k in (*SETTING_KEYS.values(), "servers")} | \
+    {f"{pg.name}:{k}" for k in CONNECTION_KEYS}
 for given in sorted({*CONFIG.get(), *get_config_env()}):
-    if given.startswith(f"{st.name}:") and given not in KNOWN_KEYS:
-        near = difflib.get_close_matches(given, sorted(KNOWN_KEYS), 1)
-        fail(given, "unknown key" + (f" (did you mean {near[0]}?)" if near else
-                                     f"; the keys are {', '.join(sorted(KNOWN_KEYS))}"))
+    if given.split(":", 1)[0] in (st.name, pg.name):
+        refuse_unknown(given, given, KNOWN_KEYS)
 
 
 def setting_key(field: str) -> str:
@@ -174,8 +185,10 @@ else:
     installed: list[str] = []
     for server, spec in servers.items():
         key = f"script-tracking:servers.{server}"
-        if not isinstance(spec, dict) or set(spec) - set(SERVER_KEYS):
+        if not isinstance(spec, dict):
             fail(key, f"must be an object with {', '.join(SERVER_KEYS)}")
+        for name in sorted(spec):
+            refuse_unknown(f"{key}.{name}", name, set(SERVER_KEYS))
         if spec.get("password") is not None and (not secret or server in plaintext):
             fail(f"{key}.password", f"must be set as a secret (pulumi config set --path --secret '{key}.password' ...)")
         databases = spec.get("databases")
@@ -185,7 +198,8 @@ else:
             fail(f"{key}.databases", "names a database twice")
         for database in databases:
             connection = ConnectionArgs(
-                host=spec.get("host") or "127.0.0.1", port=spec.get("port") or 5432, database=database,
+                host=spec.get("host") or "127.0.0.1", port=5432 if spec.get("port") is None else spec["port"],
+                database=database,
                 username=spec.get("username") or "postgres",
                 password=pulumi.Output.secret(spec.get("password") or ""), password_config=f"{key}.password",
                 sslmode=spec.get("sslmode") or "prefer", **timeouts)

@@ -85,13 +85,16 @@ class Settings:
             value = getattr(self, name)
             if not isinstance(value, str) or not ROLE_NAME.match(value):
                 raise SettingsError(name, f"{value!r} is not a valid role name (lower case letters, digits, _)")
-        if self.writer_role == self.reader_role:
-            raise SettingsError("reader_role", "must differ from the writer role")
         if not isinstance(self.owner_role, str) or (self.owner_role and not ROLE_NAME.match(self.owner_role)):
             raise SettingsError("owner_role", f"{self.owner_role!r} is not a valid role name "
                                               "(lower case letters, digits, _; or empty for none)")
-        if self.owner_role in (self.writer_role, self.reader_role):
-            raise SettingsError("owner_role", "must differ from the writer and reader roles")
+        for a, b in (("writer_role", "reader_role"), ("owner_role", "writer_role"), ("owner_role", "reader_role")):
+            if getattr(self, a) == getattr(self, b):
+                # named under the field that was set (the other one kept its default)
+                unset = getattr(self, b) == getattr(Settings, b) and getattr(self, a) != getattr(Settings, a)
+                blamed, other = (a, b) if unset else (b, a)
+                raise SettingsError(blamed, f"{getattr(self, blamed)!r} is also the {other.split('_')[0]} role "
+                                            "(the three roles must differ)")
         for name, pattern, what in (
                 ("ddl_include_schemas", SCHEMA_NAME, "schema name"), ("ddl_exclude_schemas", SCHEMA_NAME, "schema name"),
                 ("ddl_include_tags", COMMAND_TAG, "command tag (such as CREATE TABLE)"),

@@ -30,6 +30,8 @@ def preview_error(project) -> str:
     # a misspelt key is not ignored
     ("script-tracking:retentiondays", "30",
      "configuration script-tracking:retentiondays: unknown key (did you mean script-tracking:retentionDays?)"),
+    # ... under pulumi-postgresql's keys too (the install would go to database postgres)
+    ("postgresql:databse", "app", "configuration postgresql:databse: unknown key (did you mean postgresql:database?)"),
     ("script-tracking:ddlExcludeSchemas", "pg_temp",
      "configuration script-tracking:ddlExcludeSchemas: must be a JSON list of strings"),
     # of the right shape, but a tag the server does not know: the filter would match nothing
@@ -65,6 +67,19 @@ def test_fleet_password_in_plaintext_next_to_a_secret_one_is_refused(project, pg
         project.run("config", "set", "--path", f"{key}.databases[0]", "postgres")
         project.run("config", "set", "--path", "--secret" if secret else "--plaintext", f"{key}.password", "pw")
     assert "configuration script-tracking:servers.a.password: must be set as a secret" in preview_error(project)
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("hots", "db.example", "servers.main.hots: unknown key (did you mean host?)"),
+    # a port of 0 is refused, not taken for unset (5432)
+    ("port", "0", "servers.main.port: 0 is outside 1..65535"),
+])
+def test_fleet_server_values_name_their_path(project, key, value, message):
+    project.run("config", "rm", "postgresql:host")
+    project.run("config", "rm", "postgresql:database")
+    project.run("config", "set", "--path", "script-tracking:servers.main.databases[0]", "postgres")
+    project.run("config", "set", "--path", f"script-tracking:servers.main.{key}", value)
+    assert f"configuration script-tracking:{message}" in preview_error(project)
 
 
 def test_plaintext_password_is_refused(project):

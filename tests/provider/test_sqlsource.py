@@ -208,7 +208,10 @@ def test_objects_in_our_schemas_wait_for_the_schema():
 
 @pytest.mark.parametrize("field, value, problem", [
     ("writer_role", 'w"; DROP TABLE x; --', "is not a valid role name"),
-    ("reader_role", "script_tracking_writer", "must differ from the writer role"),
+    ("reader_role", "script_tracking_writer", "'script_tracking_writer' is also the writer role"),
+    # named under the field that was set, not the one that kept its default
+    ("writer_role", "script_tracking_reader", "'script_tracking_reader' is also the reader role"),
+    ("writer_role", "script_tracking_owner", "'script_tracking_owner' is also the owner role"),
     ("ddl_exclude_schemas", ("bad schema",), "is not a valid schema name"),
     ("ddl_include_tags", ("create table",), "is not a valid command tag"),
     ("ddl_include_tags", "CREATE TABLE", "must be a list of strings"),

@@ -318,7 +318,7 @@ def test_without_an_owner_role_the_applying_login_keeps_ownership():
 
 @pytest.mark.parametrize("settings, problem", [
     (dict(owner_role="Robert'); DROP"), "owner_role: \"Robert'); DROP\" is not a valid role name"),
-    (dict(owner_role="script_tracking_writer"), "owner_role: must differ from the writer and reader roles"),
+    (dict(owner_role="script_tracking_writer"), "owner_role: 'script_tracking_writer' is also the writer role"),
 ])
 def test_a_bad_owner_role_is_one_line_naming_the_setting(settings, problem):
     with pytest.raises(SettingsError) as exc:
