@@ -89,6 +89,16 @@ def config_value(config: Any, key: str) -> Any:
     return value
 
 
+# what to do about an error: (SQLSTATE, words of its message, the hint)
+HINTS = (
+    ("42501", "event trigger", "event triggers need a superuser: connect as one, or set trackDdl false"),
+    # dropping a role starts by granting it to the login (see kinds.Role.drop)
+    ("42501", "permission denied to grant role",
+     "from PostgreSQL 16 on, a login that is not a superuser may grant or drop only a role it has ADMIN OPTION on, "
+     "as on those it made: connect as a superuser, or as the login that made the role"),
+)
+
+
 def describe(exc: BaseException, conn: Connection | None = None) -> str:
     """One line for any database error: SQLSTATE and the server's message."""
     if isinstance(exc, psycopg.Error):
@@ -99,10 +109,9 @@ def describe(exc: BaseException, conn: Connection | None = None) -> str:
             # running..."): all of it, on one line
             text = " ".join(str(exc).split()) or "connection failed"
             return f"cannot connect to PostgreSQL as {conn.where}: {text}"
-        hint = ""
-        if state == "42501" and "event trigger" in primary:
-            hint = " (event triggers need a superuser: connect as one, or set trackDdl false)"
-        where = f"{conn.where}: " if conn is not None and state in TRANSIENT_STATES else ""
+        hint = next((f" ({text})" for s, words, text in HINTS if s == state and words in primary), "")
+        # a privilege is the login's: named with it
+        where = f"{conn.where}: " if conn is not None and (state in TRANSIENT_STATES or state == "42501") else ""
         return f"{where}SQLSTATE {state}: {primary}{hint}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import threading
 
 import psycopg
+import pytest
 from psycopg import sql
 
+from script_tracking.db import ProviderError
 from script_tracking.provider import ObjectSetProvider
 
 from .support import connection
@@ -91,3 +93,30 @@ def test_two_databases_create_the_same_role_at_once(pg, new_db, role_name):
     for o in results.values():
         p.delete("x", o)
     assert not exists(pg, role_name)
+
+
+def test_a_login_that_may_not_drop_the_role_is_told_why(pg, db, role_name, pg_version):
+    """A CREATEROLE login destroying a role a superuser made: from PostgreSQL 16 on it has
+    no ADMIN OPTION on it, and the error names the login and what to do; nothing is dropped."""
+    p = ObjectSetProvider()
+    outs = p.create(role_set(pg, db, role_name)).outs  # made by the superuser
+    login = role_name + "_login"
+    with psycopg.connect(pg.dsn(), autocommit=True) as c:
+        c.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD 'pw'").format(sql.Identifier(login)))
+    try:
+        as_login = {**outs, "connection": connection(pg, db, username=login, password="pw")}
+        if pg_version >= 16:
+            with pytest.raises(ProviderError) as exc:
+                p.delete("x", as_login)
+            assert str(exc.value) == (
+                f'{login}@127.0.0.1:{pg.port}/{db}: SQLSTATE 42501: permission denied to grant role "{role_name}" '
+                "(from PostgreSQL 16 on, a login that is not a superuser may grant or drop only a role it has "
+                "ADMIN OPTION on, as on those it made: connect as a superuser, or as the login that made the role)")
+            assert exists(pg, role_name)
+            p.delete("x", outs)
+        else:
+            p.delete("x", as_login)
+        assert not exists(pg, role_name)
+    finally:
+        with psycopg.connect(pg.dsn(), autocommit=True) as c:
+            c.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(login)))
