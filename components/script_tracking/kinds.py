@@ -10,6 +10,7 @@ print is seen here.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -44,8 +45,22 @@ class Replace(Exception):
 ROLE_MARKER = "script-tracking: shared by the tracking systems of this server"
 
 
+def _plain(value: Any) -> Any:
+    """A fingerprint's value as it was: numbers crossed the engine as doubles."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _short(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else repr(value)
+    """A value in a plan's words: text as it is, none, or JSON."""
+    value = _plain(value)
+    text = value if isinstance(value, str) else "none" if value is None else \
+        json.dumps(value, ensure_ascii=False, default=str)
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
 

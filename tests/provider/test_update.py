@@ -212,6 +212,9 @@ def test_retention_days_follow_the_settings(stack: Stack, pg):
     kept = next(o for o in desired_objects(Settings(retention_days=7))
                 if o.kind == "data" and o.identity == LIMIT_TABLE)
     assert stack.diff(data, news=kept).changes
+    # in the plan's words: JSON, the number as it was (not a double's repr)
+    plan = stack.provider.check(stack.outs[(data.kind, data.identity)], stack.inputs(kept)).inputs["plan"]
+    assert list(plan.values())[0]["why"] == ['rows: [] -> [{"name": "retention_days", "value": 7}]'], plan
     stack.update(data, kept)
     with _db(stack, pg) as c:
         hk = c.execute("SELECT script_tracking.track_operation('old', 'ADHOC')").fetchone()[0]
