@@ -16,7 +16,7 @@ import difflib
 import json
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import pulumi
 import yaml
@@ -112,21 +112,27 @@ pg = pulumi.Config("postgresql")
 st = pulumi.Config("script-tracking")
 
 
-def refuse_unknown(key: str, name: str, known: set[str]) -> None:
-    """Stops at `key` (its last part `name`) unless `name` is one of `known`."""
+def refuse_unknown(key: str, name: str, known: Iterable[str], prefix: str = "") -> None:
+    """Stops at `key` (whose last part is `name`) unless `name` is one of `known`."""
     if name not in known:
         near = difflib.get_close_matches(name, sorted(known), 1)
-        fail(key, "unknown key" + (f" (did you mean {near[0]}?)" if near else
-                                   f"; the keys are {', '.join(sorted(known))}"))
+        fail(key, "unknown key" + (f" (did you mean {prefix}{near[0]}?)" if near else
+                                   f"; the keys are {', '.join(prefix + k for k in sorted(known))}"))
 
 
 # A misspelt key would be ignored without a word (retentiondays: no retention at all;
 # postgresql:databse: an install into database postgres)
-KNOWN_KEYS = {f"{st.name}:{k}" for k in (*SETTING_KEYS.values(), "servers")} | \
-    {f"{pg.name}:{k}" for k in CONNECTION_KEYS}
 for given in sorted({*CONFIG.get(), *get_config_env()}):
-    if given.split(":", 1)[0] in (st.name, pg.name):
-        refuse_unknown(given, given, KNOWN_KEYS)
+    namespace, _, name = given.partition(":")
+    if namespace == st.name:
+        refuse_unknown(given, name, (*SETTING_KEYS.values(), "servers"), f"{st.name}:")
+    elif namespace == pg.name and name not in CONNECTION_KEYS:
+        # pulumi-postgresql has more keys (sslrootcert, superuser, ...): a near miss of one
+        # this program reads is a typo; any other is only unused here
+        if difflib.get_close_matches(name, CONNECTION_KEYS, 1, 0.7):
+            refuse_unknown(given, name, CONNECTION_KEYS, f"{pg.name}:")
+        pulumi.log.warn(f"configuration {given}: not read by this program (it connects with "
+                        f"{', '.join(pg.name + ':' + k for k in CONNECTION_KEYS)})")
 
 
 def setting_key(field: str) -> str:

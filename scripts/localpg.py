@@ -324,7 +324,7 @@ class Cluster:
         # the client tools' pg_basebackup (not every server build ships one; it reads older
         # majors too), as ourselves: then the files are handed to the server's user
         r = subprocess.run([str(bin_dir() / "pg_basebackup"), "-d", self.dsn(), "-D", str(replica.data),
-                            "--write-recovery-conf", "--no-sync"], capture_output=True, text=True)
+                            "--write-recovery-conf", "--no-sync", "--checkpoint=fast"], capture_output=True, text=True)
         if r.returncode != 0:
             raise SystemExit(f"localpg: pg_basebackup failed: {_one_line(r.stderr or r.stdout)}")
         user = _service_user()

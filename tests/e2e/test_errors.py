@@ -43,6 +43,15 @@ def test_bad_config_names_the_key(project, key, value, message):
     assert message in preview_error(project)
 
 
+def test_a_pulumi_postgresql_key_the_program_does_not_read_is_a_warning(project):
+    """Not refused (a stack may share pulumi-postgresql's config), but not silently ignored."""
+    project.config("postgresql:sslrootcert", "/etc/ssl/root.crt")
+    r = project.run("preview")
+    assert "configuration postgresql:sslrootcert: not read by this program (it connects with postgresql:host, " \
+        "postgresql:port, postgresql:database, postgresql:username, postgresql:password, postgresql:sslmode)" \
+        in r.stdout + r.stderr
+
+
 def test_sql_dir_without_the_systems_files(project, tmp_path):
     (tmp_path / "empty").mkdir()
     project.config("script-tracking:sqlDir", str(tmp_path / "empty"))
@@ -106,8 +115,9 @@ def test_unreachable_server(project):
 
 
 def test_a_read_only_database_stops_the_preview(project):
-    """Installed, so its render is cached: without the check the preview passed and `up`
-    failed with SQLSTATE 25006."""
+    """An installed stack, unchanged: the roles' preview failed with a bare SQLSTATE 25006
+    (and, in a provider whose render of the objects was cached, the preview passed and `up`
+    failed)."""
     project.up()
     db = project.sql("SELECT current_database()")[0][0]
     project.sql(sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(sql.Identifier(db)))
