@@ -13,7 +13,7 @@ import os
 import sys
 import tempfile
 import uuid
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -30,12 +30,12 @@ SQL_DIR = REPO / "sql"
 
 
 @contextmanager
-def throwaway_cluster(prefix: str, bindir: Path | None = None, durable: bool = False) -> Iterator[Cluster]:
-    """A cluster in a new temp directory, on a free port, removed afterwards."""
+def _running(prefix: str, make: Callable[[Path, int], Cluster]) -> Iterator[Cluster]:
+    """make(directory, port): a cluster in a new temp directory, on a free port, started;
+    removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)
-    cluster = Cluster(root / "cluster", port=free_port(), password=prefix + uuid.uuid4().hex[:12], bindir=bindir,
-                      durable=durable)
+    cluster = make(root / "cluster", free_port())
     cluster.start()
     try:
         yield cluster
@@ -44,18 +44,16 @@ def throwaway_cluster(prefix: str, bindir: Path | None = None, durable: bool = F
         root.rmdir()
 
 
-@contextmanager
-def standby_of(primary: Cluster) -> Iterator[Cluster]:
-    """A running hot standby of `primary`, removed afterwards."""
-    root = Path(tempfile.mkdtemp(prefix="st-standby-"))
-    root.chmod(0o755)
-    replica = primary.standby(root / "cluster", port=free_port())
-    replica.start()
-    try:
-        yield replica
-    finally:
-        replica.destroy()
-        root.rmdir()
+def throwaway_cluster(prefix: str, bindir: Path | None = None, durable: bool = False
+                      ) -> AbstractContextManager[Cluster]:
+    """A new cluster."""
+    return _running(prefix, lambda root, port: Cluster(root, port=port, password=prefix + uuid.uuid4().hex[:12],
+                                                       bindir=bindir, durable=durable))
+
+
+def standby_of(primary: Cluster) -> AbstractContextManager[Cluster]:
+    """A hot standby of `primary`."""
+    return _running("st-standby-", primary.standby)
 
 
 def major_bindir(major: int) -> Path:
